@@ -25,6 +25,8 @@ N_WORKERS ?= 2
 # This checkout's package comes first on the path, whatever environment runs it.
 export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
 
+# pip's notice for each configured local mirror folder that does not exist on this machine (one per package)
+PIP_NOISE := ^WARNING: Location 'file://.*' is ignored: it is neither a file nor a directory\.$$
 HASH_LIB = find sensible_adv -type f -name '*.py' -not -path '*/__pycache__/*' | LC_ALL=C sort | xargs sha256sum
 HASH_NBS = find nbs -type f -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' -not -path '*/_proc/*' | LC_ALL=C sort | xargs sha256sum
 
@@ -36,7 +38,7 @@ help:
 $(STAMP): constraints.txt settings.ini setup.py
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --only-binary=:all: -c constraints.txt \
-	    -e '.[dev]' --config-settings editable_mode=compat
+	    -e '.[dev]' --config-settings editable_mode=compat 2> >(grep -v "$(PIP_NOISE)" >&2)
 	@touch $@
 
 venv: $(STAMP)
