@@ -10,7 +10,8 @@
 # The environment: `.venv` from `python3 -m venv`, the dev set pinned by constraints.txt (binary wheels only, so
 # pip never builds an old sdist while backtracking), the library installed editable in compat mode (a plain
 # path entry, so PYTHONPATH can point a worktree at its own copy). It is rebuilt only when constraints.txt,
-# settings.ini or setup.py change. To use an existing environment as it is: `make test VENV=/path/to/venv STAMP=`.
+# settings.ini, setup.py or pyproject.toml change.
+# To use an existing environment as it is: `make test VENV=/path/to/venv STAMP=`.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -33,9 +34,9 @@ HASH_NBS = find nbs -type f -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' 
 .PHONY: help venv demo test check-export check-clean nbtest pytest test-slow docs readme clean distclean
 
 help:
-	@sed -n '2,9p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,9p' Makefile | sed 's/^# \{0,1\}//'
 
-$(STAMP): constraints.txt settings.ini setup.py
+$(STAMP): constraints.txt settings.ini setup.py pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --only-binary=:all: -c constraints.txt \
 	    -e '.[dev]' --config-settings editable_mode=compat 2> >(grep -v "$(PIP_NOISE)" >&2)
