@@ -1,0 +1,93 @@
+# sensible_adv: the two set-up commands are `make demo` and `make test`; each builds .venv if it is missing.
+#
+#   make demo       the library's main job (`sensible_adv demo`)
+#   make test       library == export of notebooks, notebooks clean, nbdev_test (all notebooks), pytest
+#   make test-slow  the heavy notebook cells flagged `slow` and `cross` (settings.ini tst_flags)
+#   make docs       the docs site's sources (_proc/) and a local HTML rendering of every page (_site_local/)
+#   make readme     README.md from nbs/index.ipynb
+#   make clean      remove build outputs (keeps .venv; `make distclean` removes it too)
+#
+# The environment: `.venv` from `python3 -m venv`, the dev set pinned by constraints.txt (binary wheels only, so
+# pip never builds an old sdist while backtracking), the library installed editable in compat mode (a plain
+# path entry, so PYTHONPATH can point a worktree at its own copy). It is rebuilt only when constraints.txt,
+# settings.ini, setup.py or pyproject.toml change.
+# To use an existing environment as it is: `make test VENV=/path/to/venv STAMP=`.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+.NOTPARALLEL:
+
+PYTHON ?= python3
+VENV ?= .venv
+STAMP ?= $(VENV)/.sensible_adv-installed
+BIN := $(VENV)/bin
+N_WORKERS ?= 2
+# This checkout's package comes first on the path, whatever environment runs it.
+export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
+
+# pip's notice for each configured local mirror folder that does not exist on this machine (one per package)
+PIP_NOISE := ^WARNING: Location 'file://.*' is ignored: it is neither a file nor a directory\.$$
+HASH_LIB = find sensible_adv -type f -name '*.py' -not -path '*/__pycache__/*' | LC_ALL=C sort | xargs sha256sum
+HASH_NBS = find nbs -type f -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' -not -path '*/_proc/*' | LC_ALL=C sort | xargs sha256sum
+
+.PHONY: help venv demo test check-export check-clean nbtest pytest test-slow docs readme clean distclean
+
+help:
+	@sed -n '3,9p' Makefile | sed 's/^# \{0,1\}//'
+
+$(STAMP): constraints.txt settings.ini setup.py pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --only-binary=:all: -c constraints.txt \
+	    -e '.[dev]' --config-settings editable_mode=compat 2> >(grep -v "$(PIP_NOISE)" >&2)
+	@touch $@
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/sensible_adv demo
+
+# (a) the library is exactly the export of the notebooks
+check-export: $(STAMP)
+	@before="$$($(HASH_LIB))"; $(BIN)/nbdev_export; after="$$($(HASH_LIB))"; \
+	if [ "$$before" != "$$after" ]; then \
+	  echo "FAIL: nbdev_export changed sensible_adv/: the library was not the export of the notebooks."; \
+	  echo "      The export has now been written; review it (git diff sensible_adv) and commit it with the notebooks."; \
+	  git status --porcelain -- sensible_adv 2>/dev/null || true; exit 1; fi; \
+	echo "ok: sensible_adv/ == nbdev_export of nbs/"
+
+# (b) the notebooks are clean
+check-clean: $(STAMP)
+	@before="$$($(HASH_NBS))"; $(BIN)/nbdev_clean; after="$$($(HASH_NBS))"; \
+	if [ "$$before" != "$$after" ]; then \
+	  echo "FAIL: nbdev_clean changed notebooks: they were not clean (metadata, execution counts, ids)."; \
+	  echo "      They have now been cleaned; review (git diff nbs) and commit them."; \
+	  git status --porcelain -- nbs 2>/dev/null || true; exit 1; fi; \
+	echo "ok: notebooks are clean"
+
+# (c) every notebook runs (cells flagged slow/cross are skipped here; see test-slow)
+nbtest: $(STAMP)
+	$(BIN)/nbdev_test --n_workers $(N_WORKERS) --timing
+
+# (d) pytest, last, so its summary line is the last thing printed
+pytest: $(STAMP)
+	$(BIN)/python -m pytest tests
+
+# in this order; the prerequisites of a .NOTPARALLEL makefile run one after another, left to right
+test: check-export check-clean nbtest pytest
+
+test-slow: $(STAMP)
+	$(BIN)/nbdev_test --n_workers $(N_WORKERS) --timing --flags "slow cross"
+
+docs: $(STAMP)
+	$(BIN)/python tools/build_docs.py
+
+readme: $(STAMP)
+	$(BIN)/python tools/make_readme.py nbs/index.ipynb README.md
+
+clean:
+	rm -rf _proc _docs _site _site_local .pytest_cache build dist *.egg-info
+	find . -name __pycache__ -type d -not -path './$(VENV)/*' -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV)
