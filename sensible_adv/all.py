@@ -11,6 +11,7 @@ from .core import *
 from .theory import *
 from .attacks import *
 from .sensible import *
+from .callback import *
 from .data import *
 from .models import *
 from .evaluate import *

@@ -1,0 +1,99 @@
+"""Adversarial training callbacks under multi-process DistributedDataParallel (2 CPU processes, gloo, loopback).
+
+fastai's `distrib_ctx`/`DistributedTrainer` (the whole `fastai.distributed` module) need the `accelerate` package, which
+this project does not install; the test uses `_TorchDDP`, a test callback doing what `DistributedTrainer` does to the
+model (wrap it in torch's `DistributedDataParallel` in `before_fit` at order 11, unwrap it in `after_fit`); each rank
+trains on its own random subset of the digits instead of a `DistributedDL` shard.
+
+What is checked, on each rank, after a few training steps:
+- the parameters are identical on both ranks (the updates were all-reduced, and nothing else moved them);
+- the number of gradient all-reduce calls equals that of natural training with the same number of steps, and the
+  DDP wrapper's forward ran only for the training forwards: the attack (run on the underlying module) never triggers
+  DDP's communication, even though the sensible search stops after a different number of steps on each rank (a
+  collective inside it, e.g. DDP's buffer broadcast at each forward, would then hang or desynchronise).
+"""
+import os, socket, sys, tempfile
+import pytest, torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+N_STEPS = 4
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
+
+def _worker(rank, world, port, outdir, method):
+    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
+                      LOCAL_RANK=str(rank), OMP_NUM_THREADS='1')
+    torch.set_num_threads(1)
+    import warnings; warnings.filterwarnings('ignore')
+    from torch import nn
+    from fastai.basics import Learner, Callback, CancelFitException, CrossEntropyLossFlat
+    from sensible_adv.core import seed_everything
+    from sensible_adv.data import digits_dls
+    from sensible_adv.callback import adversarial_callback
+
+    class _TorchDDP(Callback):
+        "What fastai's `DistributedTrainer` does, with torch's DDP directly (no `accelerate`)."
+        order = 11
+        def before_fit(self): self.learn.model = nn.parallel.DistributedDataParallel(self.model)
+        def after_fit(self): self.learn.model = self.learn.model.module
+
+    class _CountAllReduce(Callback):
+        "Counts DDP's gradient all-reduces (a comm hook) and stops after `N_STEPS` steps."
+        order = 12.5
+        def before_fit(self):
+            self.calls = 0
+            def hook(state, bucket):
+                self.calls += 1
+                return dist.all_reduce(bucket.buffer().div_(dist.get_world_size()), async_op=True).get_future().then(lambda f: f.value()[0])
+            self.model.register_comm_hook(None, hook)
+            self.forwards = 0
+            def count(m, args): self.forwards += 1
+            self.model.register_forward_pre_hook(count)
+        def after_step(self):
+            if self.learn.train_iter + 1 >= N_STEPS: raise CancelFitException()
+
+    dist.init_process_group('gloo', rank=rank, world_size=world)
+    try:
+        seed_everything(0)                        # same initial weights on both ranks
+        model = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.Flatten(), nn.Linear(1024, 10))
+        cb = adversarial_callback(method, **({} if method == 'natural' else dict(eps=0.1, step=0.025)),
+                                  **({'warmup': 0} if method == 'sensible' else {}))
+        counter = _CountAllReduce()
+        learn = Learner(digits_dls(bs=64, n_train=1000, seed=rank, device='cpu'), model, loss_func=CrossEntropyLossFlat(),
+                        cbs=[c for c in (cb, _TorchDDP(), counter) if c is not None])
+        seed_everything(100 + rank)               # different attack noise on each rank
+        with learn.no_bar(), learn.no_logging(): learn.fit(1, 1e-2)
+        flat = torch.cat([p.detach().flatten() for p in learn.model.parameters()])
+        torch.save(dict(params=flat, calls=counter.calls, forwards=counter.forwards, is_ddp=type(learn.model).__name__,
+                        train=[m.training for m in learn.model.modules()]), os.path.join(outdir, f'{method}_{rank}.pt'))
+    finally:
+        dist.destroy_process_group()
+
+def _run(method, outdir, timeout=90):
+    ctx = mp.start_processes(_worker, args=(2, _free_port(), outdir, method), nprocs=2, join=False, start_method='spawn')
+    try:
+        import time; end = time.time() + timeout
+        while not ctx.join(timeout=1):
+            if time.time() > end: raise TimeoutError(f'{method}: DDP workers still running after {timeout} s (a hang?)')
+    finally:
+        for p in ctx.processes:
+            if p.is_alive(): p.kill()
+    return [torch.load(os.path.join(outdir, f'{method}_{r}.pt')) for r in range(2)]
+
+def test_ddp_two_ranks_stay_in_sync():
+    if not dist.is_available() or not dist.is_gloo_available(): pytest.skip('torch.distributed with gloo is not available')
+    with tempfile.TemporaryDirectory() as d:
+        nat = _run('natural', d)
+        for method in ('sensible', 'trades'):
+            r0, r1 = _run(method, d)
+            assert r0['is_ddp'] == 'Sequential'                      # the model is unwrapped after fit
+            assert torch.equal(r0['params'], r1['params']), f'{method}: ranks diverged'
+            assert not torch.equal(r0['params'], nat[0]['params'])   # and the method did train differently
+            # one gradient all-reduce pass per step, exactly as natural training: none from the attack
+            assert r0['calls'] == r1['calls'] == nat[0]['calls'] > 0, (method, r0['calls'], nat[0]['calls'])
+            # the DDP wrapper ran only the training forwards (TRADES: adversarial + clean), never an attack forward
+            # (each of which would broadcast buffers: a collective inside a search that stops at different steps per rank)
+            assert r0['forwards'] == r1['forwards'] == N_STEPS * (2 if method == 'trades' else 1), (method, r0['forwards'])
