@@ -5,16 +5,16 @@
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/09_all.ipynb #b6c43dda
+# %% ../nbs/09_all.ipynb #fb0644ff
 from fastai.basics import *
 from .core import *
 from .theory import *
 from .attacks import *
 from .sensible import *
-from .callback import *
 from .data import *
 from .models import *
+from .callback import *
 from .evaluate import *
 
-# %% ../nbs/09_all.ipynb #e40770a9
+# %% ../nbs/09_all.ipynb #98c59a6a
 globals().pop("__all__", None)  # (the notebook has no `__all__`; the exported module has nbdev's empty one)

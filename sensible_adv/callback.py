@@ -263,7 +263,7 @@ class MART(AdversarialCallback):
         return bce.mean() + self.beta * (kl_div(clean_pred, pred) * (1.0000001 - p_y)).mean()
 
 # %% ../nbs/04_callback.ipynb #a4d9d0a2
-METHODS = {'natural': None, 'sensible': SensibleAdversarialTraining, 'pgd_at': AdversarialTraining,
+METHODS = {'natural': None, 'sense': SensibleAdversarialTraining, 'pgd': AdversarialTraining,
            'trades': TRADES, 'mart': MART, 'fat': FAT}
 
 def adversarial_callback(method:str, **kwargs) -> AdversarialCallback|None:

@@ -60,7 +60,7 @@ def _worker(rank, world, port, outdir, method):
         seed_everything(0)                        # same initial weights on both ranks
         model = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.Flatten(), nn.Linear(1024, 10))
         cb = adversarial_callback(method, **({} if method == 'natural' else dict(eps=0.1, step=0.025)),
-                                  **({'warmup': 0} if method == 'sensible' else {}))
+                                  **({'warmup': 0} if method == 'sense' else {}))
         counter = _CountAllReduce()
         learn = Learner(digits_dls(bs=64, n_train=1000, seed=rank, device='cpu'), model, loss_func=CrossEntropyLossFlat(),
                         cbs=[c for c in (cb, _TorchDDP(), counter) if c is not None])
@@ -87,7 +87,7 @@ def test_ddp_two_ranks_stay_in_sync():
     if not dist.is_available() or not dist.is_gloo_available(): pytest.skip('torch.distributed with gloo is not available')
     with tempfile.TemporaryDirectory() as d:
         nat = _run('natural', d)
-        for method in ('sensible', 'trades'):
+        for method in ('sense', 'trades'):
             r0, r1 = _run(method, d)
             assert r0['is_ddp'] == 'Sequential'                      # the model is unwrapped after fit
             assert torch.equal(r0['params'], r1['params']), f'{method}: ranks diverged'
