@@ -23,6 +23,7 @@ VENV ?= .venv
 STAMP ?= $(VENV)/.sensible_adv-installed
 BIN := $(VENV)/bin
 N_WORKERS ?= 2
+TORCHATTACKS := torchattacks==3.5.1
 # This checkout's package comes first on the path, whatever environment runs it.
 export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
 
@@ -40,6 +41,9 @@ $(STAMP): constraints.txt settings.ini setup.py pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --only-binary=:all: -c constraints.txt \
 	    -e '.[dev]' --config-settings editable_mode=compat 2> >(grep -v "$(PIP_NOISE)" >&2)
+	# AutoAttack for the evaluation suite: torchattacks pins requests~=2.25 (it would downgrade requests/idna),
+	# so it goes in without its dependencies, which the dev set already has (torch, torchvision, scipy, tqdm, requests)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps $(TORCHATTACKS) 2> >(grep -v "$(PIP_NOISE)" >&2)
 	@touch $@
 
 venv: $(STAMP)

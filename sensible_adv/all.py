@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/09_all.ipynb #58900588
+# %% ../nbs/09_all.ipynb #b6c43dda
 from fastai.basics import *
 from .core import *
 from .theory import *
@@ -14,6 +14,7 @@ from .sensible import *
 from .callback import *
 from .data import *
 from .models import *
+from .evaluate import *
 
-# %% ../nbs/09_all.ipynb #64e355e9
+# %% ../nbs/09_all.ipynb #e40770a9
 globals().pop("__all__", None)  # (the notebook has no `__all__`; the exported module has nbdev's empty one)
