@@ -70,8 +70,10 @@ check-clean: $(STAMP)
 	echo "ok: notebooks are clean"
 
 # (c) every notebook runs (cells flagged slow/cross are skipped here; see test-slow)
+# One torch thread per notebook worker: two workers with two threads each on two cores oversubscribe the CPU, and
+# OpenMP's spinning threads then make torch code tens of times slower (measured here: 23 s -> 760 s for one notebook).
 nbtest: $(STAMP)
-	$(BIN)/nbdev_test --n_workers $(N_WORKERS) --timing
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers $(N_WORKERS) --timing
 
 # (d) pytest, last, so its summary line is the last thing printed
 pytest: $(STAMP)
@@ -81,7 +83,7 @@ pytest: $(STAMP)
 test: check-export check-clean nbtest pytest
 
 test-slow: $(STAMP)
-	$(BIN)/nbdev_test --n_workers $(N_WORKERS) --timing --flags "slow cross"
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers $(N_WORKERS) --timing --flags "slow cross"
 
 docs: $(STAMP)
 	$(BIN)/python tools/build_docs.py

@@ -1,0 +1,93 @@
+"""The `sensible_adv` console script end to end, as a user calls it: train -> eval on a tiny slice, the demo on a
+tiny budget, and the error cases (each must fail with a one-line message naming the argument, exit status 2)."""
+import json, os, re, shutil, subprocess, sys
+from importlib.metadata import entry_points
+from pathlib import Path
+import pytest
+
+def _script():
+    "The installed console script (beside this Python first, as in a venv, then on PATH), or None."
+    return shutil.which('sensible_adv', path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get('PATH', '')]))
+
+def _run(*args, timeout=600):
+    cmd = [_script()] if _script() else [sys.executable, '-m', 'sensible_adv.cli']
+    return subprocess.run([*cmd, *map(str, args)], capture_output=True, text=True, timeout=timeout)
+
+def test_console_script_installed():
+    eps = entry_points(group='console_scripts', name='sensible_adv')
+    if not eps: pytest.skip("this environment's sensible_adv was installed before settings.ini declared the console script")
+    assert [ep.value for ep in eps] == ['sensible_adv.cli:main']
+    assert _script() is not None
+
+def test_train_then_eval(tmp_path):
+    run = tmp_path / 'run'
+    r = _run('train', '--dataset', 'digits', '--method', 'sense', '--epochs', '2', '--n-train', '256', '--n-valid', '64',
+             '--bs', '64', '--step-size', '0.025', '--out', run, '--quiet', '--device', 'cpu')
+    assert r.returncode == 0, r.stderr
+    cfg = json.loads((run / 'config.json').read_text())
+    assert cfg['args']['method'] == 'sense' and cfg['args']['step_size'] == 0.025 and cfg['eps_used'] == 0.1
+    hist = (run / 'history.csv').read_text().strip().splitlines()
+    assert len(hist) == 3 and 'frozen_in_search' in hist[0], hist          # header + one row per epoch
+    assert sorted(p.name for p in (run / 'checkpoints').iterdir()) == ['epoch_0.pth', 'epoch_1.pth']
+    # resume: one more epoch appended to the same log
+    r = _run('train', '--dataset', 'digits', '--method', 'sense', '--epochs', '3', '--n-train', '256', '--n-valid', '64',
+             '--bs', '64', '--step-size', '0.025', '--out', run, '--quiet', '--device', 'cpu', '--resume')
+    assert r.returncode != 0 and '`resume`: arguments differ' in r.stderr and 'epochs was 2, now 3' in r.stderr, r.stderr
+    r = _run('eval', '--ckpt', run, '--attacks', 'fgsm,pgd10', '--n', '64', '--device', 'cpu')
+    assert r.returncode == 0, r.stderr
+    rep = json.loads((run / 'robustness.json').read_text())
+    acc = {row['attack']: row['accuracy'] for row in rep['rows']}
+    assert set(acc) >= {'natural', 'FGSM', 'PGD-10'}, acc
+    assert 0 <= acc['PGD-10'] <= acc['natural'] <= 1 and acc['natural'] > 0.3, acc   # 2 epochs on digits: well above chance
+    assert '| PGD-10 |' in r.stdout
+
+@pytest.mark.parametrize('args,msg', [
+    (('train', '--eps', '-0.1'), '`eps` must be in [0, 1.0]'),
+    (('train', '--eps', '8'), '8/255'),
+    (('train', '--method', 'madry'), "unknown `method` 'madry'"),
+    (('train', '--dataset', 'svhn'), "unknown `dataset` 'svhn'"),
+    (('train', '--c', '0'), '`c` must be in (0, 1]'),
+    (('train', '--epochs', '0'), '`epochs`'),
+    (('eval', '--ckpt', '/nonexistent/run'), 'does not exist'),
+    (('eval',), '`ckpt` is required'),
+    (('train', '--dataset', 'cifar10', '--root', '/nonexistent/data'), '/nonexistent/data'),
+    (('train', '--out', '/proc/forbidden/run'), '`out`: cannot write'),
+    (('demo', '--dataset', 'cifar10'), "unknown `dataset` 'cifar10'"),
+])
+def test_bad_arguments_fail_clearly(tmp_path, args, msg):
+    args = args + (('--out', tmp_path / 'o') if args[0] == 'train' and '--out' not in args else ())
+    r = _run(*args)
+    assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
+    assert msg in r.stderr and 'Traceback' not in r.stderr, r.stderr
+
+def test_eval_unknown_attack(tmp_path):
+    run = tmp_path / 'run'
+    assert _run('train', '--epochs', '1', '--n-train', '128', '--n-valid', '32', '--out', run, '--quiet').returncode == 0
+    r = _run('eval', '--ckpt', run, '--attacks', 'pgd20,deepfool')
+    assert r.returncode == 2 and 'deepfool' in r.stderr, r.stderr
+
+def test_usage_and_unknown_command():
+    r = _run()
+    assert r.returncode == 2 and 'usage: sensible_adv <command>' in r.stderr
+    r = _run('frobnicate')
+    assert r.returncode == 2 and "unknown command 'frobnicate'" in r.stderr and 'Traceback' not in r.stderr
+    r = _run('--help')
+    assert r.returncode == 0 and all(re.search(rf'^\s+{c}\s+\S', r.stdout, re.M) for c in ('train', 'eval', 'demo'))
+    r = _run('train', '--help')
+    for opt in ('--dataset', '--method', '--eps', '--steps', '--step_size', '--epochs', '--arch', '--width', '--bs',
+                '--lr', '--seed', '--out', '--resume'): assert opt in r.stdout, opt
+
+def test_demo_tiny_budget(tmp_path):
+    out = tmp_path / 'report'
+    r = _run('demo', '--dataset', 'digits', '--epochs', '1', '--n-eval', '40', '--out', out, '--device', 'cpu')
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in out.iterdir()) == ['report.md', 'results.json', 'robustness_vs_eps.png', 'sensible_examples.png']
+    res = json.loads((out / 'results.json').read_text())
+    assert list(res['results']) == ['natural', 'pgd', 'trades', 'sense']
+    for m, v in res['results'].items():
+        acc = {row['attack']: row['accuracy'] for row in v['report']}
+        assert 0 <= acc['PGD-20'] <= acc['FGSM'] + 0.05 and acc['PGD-20'] <= acc['natural'], (m, acc)
+    md = (out / 'report.md').read_text()
+    assert '| sensible (SENSE) |' in md and '| PGD-AT (Madry) |' in md
+    for png in ('robustness_vs_eps.png', 'sensible_examples.png'):
+        assert (out / png).read_bytes()[:8] == b'\x89PNG\r\n\x1a\n' and (out / png).stat().st_size > 10_000
