@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from fastcore.basics import store_attr
 from fastai.torch_core import TensorImage, TensorCategory, default_device
 from fastai.data.core import TfmdDL, DataLoaders
+from fastai.losses import CrossEntropyLossFlat
 from fastai.data.transforms import Normalize, IntToFloatTensor, broadcast_vec
 from fastai.data.transforms import Transform
 from .core import check_choice, check_int, check_range
@@ -64,6 +65,13 @@ class ArrayDataset:
         self.vocab, self.split_idx = list(classes) if classes is not None else None, split_idx
     def __len__(self): return len(self.y)
     def __getitem__(self, i): return TensorImage(self.x[i]), TensorCategory(self.y[i])
+    def new_empty(self):
+        "An empty dataset of the same kind (what `Learner.export` keeps of the data)."
+        return ArrayDataset(self.x[:0], self.y[:0], self.vocab, self.split_idx)
+    @property
+    def loss_func(self):
+        "Cross-entropy over the classes: what `Learner` uses when no `loss_func` is given, as with fastai's own datasets."
+        return CrossEntropyLossFlat()
     @property
     def c(self): return len(self.vocab) if self.vocab is not None else int(self.y.max()) + 1
 
