@@ -1,0 +1,25 @@
+"""Run the CPU-scale studies of nbs/10_experiments.ipynb from the shell, one study per process if you like:
+
+    OMP_NUM_THREADS=1 .venv/bin/python bench/experiments.py fmnist_cpu &
+    OMP_NUM_THREADS=1 .venv/bin/python bench/experiments.py sensitivity_c capacity &
+
+Each study resumes where it stopped (finished runs and reports are reused). Results go to nbs/results/<study>.json,
+the files the notebook's tables read; run folders to runs/<study>/. The notebook's `slow` cells run the same calls.
+On a 2-core machine give each process one thread: two processes with two threads each slow both down many times.
+"""
+import sys
+from pathlib import Path
+from sensible_adv.experiments import *
+
+STUDIES = {'fmnist_cpu': (FMNIST_RUNS, FMNIST_EVALS), 'sensitivity_c': (SENSITIVITY_RUNS, SENSITIVITY_EVALS),
+           'capacity': (CAPACITY_RUNS, CAPACITY_EVALS)}
+
+if __name__ == '__main__':
+    names = sys.argv[1:] or list(STUDIES)
+    unknown = [n for n in names if n not in STUDIES]
+    if unknown: sys.exit(f"unknown study {unknown}; choose from {list(STUDIES)}")
+    repo = Path(__file__).resolve().parent.parent
+    for n in names:
+        runs, evals = STUDIES[n]
+        log = lambda m: (print(m, flush=True), open(repo/'runs'/'experiments.log', 'a').write(m + '\n'))
+        run_study(n, runs, evals, root=repo/'runs', out=repo/'nbs'/'results', log=log)
