@@ -1,4 +1,4 @@
-"""Run the CPU-scale studies of nbs/10_experiments.ipynb from the shell, one study per process if you like:
+"""Run the CPU-scale studies of nbs/12_experiments.ipynb from the shell, one study per process if you like:
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/experiments.py fmnist_cpu &
     OMP_NUM_THREADS=1 .venv/bin/python bench/experiments.py sensitivity_c capacity &
