@@ -6,7 +6,7 @@
 __all__ = []
 
 # %% ../nbs/11_all.ipynb #fb0644ff
-from fastai.basics import *
+from fastai.vision.all import *
 from .core import *
 from .theory import *
 from .attacks import *
@@ -15,6 +15,8 @@ from .data import *
 from .models import *
 from .callback import *
 from .evaluate import *
+from .learner import *
+from .runs import *
 
 # %% ../nbs/11_all.ipynb #98c59a6a
 globals().pop("__all__", None)  # (the notebook has no `__all__`; the exported module has nbdev's empty one)

@@ -9,10 +9,12 @@ from contextlib import contextmanager
 import torch, torch.nn.functional as F
 from torch import nn, Tensor
 from .core import *
+from .core import _plain
 
 # %% auto #0
-__all__ = ['LOSSES', 'ATTACKS', 'project', 'random_start', 'ascent_step', 'ce_loss', 'margin_loss', 'attack_mode', 'input_grad',
-           'Attack', 'FGSM', 'PGD', 'attack_normalized', 'get_attack']
+__all__ = ['LOSSES', 'ATTACKS', 'ATTACK_ALIASES', 'STEPPED_ATTACKS', 'project', 'random_start', 'ascent_step', 'ce_loss',
+           'margin_loss', 'attack_mode', 'input_grad', 'Attack', 'default_step', 'check_step', 'FGSM', 'PGD', 'kl_div',
+           'NoisyStartPGD', 'EarlyStoppedPGD', 'has_torchattacks', 'AutoAttack', 'attack_normalized', 'make_attack']
 
 # %% ../nbs/02_attacks.ipynb #3d573b09
 def _norms(d:Tensor) -> Tensor:
@@ -96,10 +98,6 @@ def _same_format(t:Tensor, ref:Tensor) -> Tensor:
         return t.contiguous(memory_format=torch.channels_last)
     return t
 
-def _plain(t):
-    "`t` as a plain `torch.Tensor`: fastai's tensor subclasses (`TensorImage`, ...) make every op inside an attack slower."
-    return t.as_subclass(Tensor) if isinstance(t, Tensor) and type(t) is not Tensor else t
-
 class Attack:
     "Base class: configured once, then `attack(model, x, y) -> x_adv` in pixel space."
     def __init__(self,
@@ -127,9 +125,29 @@ class Attack:
         with attack_mode(model, self.eval_mode), torch.enable_grad(): return fn(model, x, y)
 
     def perturb(self, model, x, y): raise NotImplementedError
+    @property
+    def kind(self) -> str:
+        "The attack's family for the sanity checks of a report: 'fgsm', 'pgd', 'cw', 'autoattack' or 'other'."
+        return 'other'
+    @property
+    def label(self) -> str:
+        "A short name for tables (e.g. 'PGD-20')."
+        return repr(self)
     def __repr__(self):
         args = ', '.join(f'{k}={v!r}' for k, v in vars(self).items() if not k.startswith('_'))
         return f'{type(self).__name__}({args})'
+
+# %% ../nbs/02_attacks.ipynb #248e5013
+def default_step(eps:float, # radius
+                 steps:int, # number of steps K
+                ) -> float:
+    "The library's one default step size: `max(2.5*eps/steps, eps/4)` (see the prose above)."
+    return max(2.5 * eps / max(steps, 1), eps / 4)
+
+def check_step(step, eps:float, steps:int) -> float:
+    "`step` checked to be a finite positive number, or `default_step(eps, steps)` if it is `None`."
+    if step is None: return default_step(eps, steps)
+    return check_range(step, 'step', 0, math.inf, lo_open=True, hi_open=True)
 
 # %% ../nbs/02_attacks.ipynb #b0df6ed7
 class FGSM(Attack):
@@ -140,8 +158,13 @@ class FGSM(Attack):
                  loss:str='ce',               # 'ce' or 'cw'
                  **kwargs):
         super().__init__(eps, **kwargs)
-        self.step = self.eps if step is None else check_range(step, 'step', 0, lo_open=True)
+        self.step = self.eps if step is None else check_step(step, self.eps, 1)
         self.random_start, self.loss = random_start, check_choice(loss, 'loss', LOSSES)
+
+    @property
+    def kind(self): return 'other' if self.random_start else 'fgsm'
+    @property
+    def label(self): return 'FGSM' if not self.random_start else f'FGSM (random start, step {self.step:.3g})'
 
     def perturb(self, model, x, y):
         d = random_start(x, self.eps, self.norm, self.bounds) if self.random_start else torch.zeros_like(x)
@@ -152,7 +175,7 @@ class FGSM(Attack):
 class PGD(Attack):
     "Projected gradient descent (Madry et al.): `steps` signed-gradient steps from a random start, with restarts."
     def __init__(self, eps:float=8/255,
-                 step:float|None=None,   # step size alpha; default 2.5*eps/steps
+                 step:float|None=None,   # step size alpha; `None`: `default_step(eps, steps)`
                  steps:int=10,           # number of gradient steps K
                  restarts:int=1,         # independent random restarts; the worst case per example is kept
                  random_start:bool=True, # start uniformly in the ball (else at x)
@@ -161,8 +184,14 @@ class PGD(Attack):
         super().__init__(eps, **kwargs)
         self.steps = check_int(steps, 'steps', lo=0)
         self.restarts = check_int(restarts, 'restarts', lo=1)
-        self.step = 2.5 * self.eps / max(self.steps, 1) if step is None else check_range(step, 'step', 0, lo_open=True)
+        self.step = check_step(step, self.eps, self.steps)
         self.random_start, self.loss = random_start, check_choice(loss, 'loss', LOSSES)
+
+    @property
+    def kind(self): return 'pgd' if self.loss == 'ce' else 'cw'
+    @property
+    def label(self):
+        return f"{'PGD' if self.loss == 'ce' else 'CW-inf'}-{self.steps}" + (f"x{self.restarts}" if self.restarts > 1 else '')
 
     def _run(self, model, x, y):
         "One PGD run: the final perturbation."
@@ -188,6 +217,105 @@ class PGD(Attack):
                 best_key = torch.maximum(key, best_key)
         return best
 
+# %% ../nbs/02_attacks.ipynb #37d8d147
+def kl_div(ref_logits:Tensor, logits:Tensor) -> Tensor:
+    "Per-example $\\mathrm{KL}(p_{ref}\\,\\|\\,p)$ between the softmax distributions of two logit batches, in float32."
+    lp_ref, lp = F.log_softmax(ref_logits.float(), 1), F.log_softmax(logits.float(), 1)
+    return (lp_ref.exp() * (lp_ref - lp)).sum(1)
+
+# %% ../nbs/02_attacks.ipynb #ee59b1dd
+class NoisyStartPGD(Attack):
+    "PGD of the TRADES/MART reference code: start at `x + 0.001*N(0, I)`, ascend the KL to the clean prediction ('kl') or the CE ('ce')."
+    def __init__(self, eps:float=8/255,
+                 step:float|None=None, # step size alpha; `None`: `default_step(eps, steps)`
+                 steps:int=10,        # number of steps K
+                 loss:str='kl',       # 'kl': KL(p(x) || p(x')) (TRADES) or 'ce' (MART)
+                 **kwargs):
+        super().__init__(eps, **kwargs)
+        self.steps = check_int(steps, 'steps', lo=0)
+        self.step = check_step(step, self.eps, self.steps)
+        self.loss = check_choice(loss, 'loss', ('kl', 'ce'))
+
+    def perturb(self, model, x, y):
+        if self.loss == 'kl':
+            with torch.no_grad(): target, fn = model(x), lambda z, t: kl_div(t, z)
+        else: target, fn = y, ce_loss
+        d = project(0.001 * torch.randn_like(x), x, self.eps, self.norm, self.bounds)
+        for _ in range(self.steps):
+            g, _ = input_grad(model, x, d, target, fn)
+            d = project(d + ascent_step(g, self.step, self.norm), x, self.eps, self.norm, self.bounds)
+        return (x + d).clamp(*self.bounds)
+
+# %% ../nbs/02_attacks.ipynb #912b81f6
+class EarlyStoppedPGD(Attack):
+    "FAT's PGD-K-tau: PGD in which an example stops `tau` steps after it first becomes misclassified."
+    def __init__(self, eps:float=8/255,
+                 step:float|None=None,   # step size alpha; `None`: `default_step(eps, steps)`
+                 steps:int=10,           # maximum number of steps K
+                 tau:int=0,              # extra steps after misclassification (FAT's tau); tau >= steps is PGD
+                 random_start:bool=True, # start uniformly in the ball (FAT's 'uniform_randominit')
+                 **kwargs):
+        super().__init__(eps, **kwargs)
+        self.steps, self.tau = check_int(steps, 'steps', lo=0), check_int(tau, 'tau', lo=0)
+        self.step = check_step(step, self.eps, self.steps)
+        self.random_start = random_start
+
+    def perturb(self, model, x, y):
+        shape = (-1,) + (1,) * (x.ndim - 1)
+        d = random_start(x, self.eps, self.norm, self.bounds) if self.random_start else torch.zeros_like(x)
+        budget = torch.full_like(y, self.tau)
+        stopped = torch.zeros_like(y, dtype=torch.bool)
+        for _ in range(self.steps):
+            da = d.detach().requires_grad_(True)
+            z = model(x + da)
+            wrong = z.argmax(1) != y
+            stopped = stopped | (wrong & (budget == 0))   # misclassified with no budget left: stays where it is
+            budget = budget - (wrong & ~stopped).long()
+            g, = torch.autograd.grad(ce_loss(z, y).sum() * _loss_scale(x), da)
+            d_new = project(d + ascent_step(g, self.step, self.norm), x, self.eps, self.norm, self.bounds)
+            d = torch.where(stopped.reshape(shape), d, d_new)
+        return (x + d).clamp(*self.bounds)
+
+# %% ../nbs/02_attacks.ipynb #633200df
+_TA_MSG = ("AutoAttack needs the optional `torchattacks` package: `pip install --no-deps torchattacks==3.5.1` "
+           "(--no-deps: its `requests~=2.25` pin would downgrade requests/idna)")
+
+def has_torchattacks() -> bool:
+    "Whether the optional `torchattacks` package (used for AutoAttack) imports."
+    try: import torchattacks  # noqa: F401
+    except ImportError: return False
+    return True
+
+class AutoAttack(Attack):
+    "AutoAttack, standard version (APGD-CE, APGD-T, FAB-T, Square; reference settings), through `torchattacks`."
+    def __init__(self, eps:float=8/255,
+                 n_classes:int|None=None,  # number of classes; `None`: read from the model's output
+                 seed:int=0,               # seed of the attacks' random starts
+                 **kwargs):
+        super().__init__(eps, **kwargs)
+        if self.bounds != (0., 1.): raise ValueError(f"AutoAttack needs pixel `bounds`=(0, 1); got {self.bounds}")
+        if not has_torchattacks(): raise ImportError(_TA_MSG)
+        self.n_classes, self.seed = n_classes, seed
+
+    kind = 'autoattack'
+    label = 'AutoAttack'
+
+    def components(self, model:nn.Module, n_classes:int) -> list:
+        "The four torchattacks attacks with the reference implementation's `standard` settings."
+        import torchattacks as ta
+        kw = dict(norm=self.norm, eps=self.eps, seed=self.seed, n_restarts=1)
+        return [ta.APGD(model, loss='ce', steps=100, **kw),
+                ta.APGDT(model, steps=100, n_classes=n_classes, **kw),
+                ta.FAB(model, multi_targeted=True, steps=100, n_classes=n_classes, **kw),
+                ta.Square(model, n_queries=5000, p_init=0.8, **kw)]
+
+    def perturb(self, model, x, y):
+        import torchattacks as ta
+        k = self.n_classes or model(x[:1]).shape[1]
+        atk = ta.MultiAttack(self.components(model, k))
+        atk.set_device(x.device)
+        return atk(x, y).to(x.dtype)
+
 # %% ../nbs/02_attacks.ipynb #8f828dfa
 def attack_normalized(attack:Attack, model:nn.Module,
                       xn:Tensor, y:Tensor,      # a *normalised* batch and its labels
@@ -198,15 +326,35 @@ def attack_normalized(attack:Attack, model:nn.Module,
     return nm.normalize(attack(nm, nm.denormalize(xn).clamp(*attack.bounds), y))
 
 # %% ../nbs/02_attacks.ipynb #2b7e0f19
-ATTACKS = {'fgsm': FGSM, 'pgd': PGD, 'cw': lambda eps, **kw: PGD(eps, **{'loss': 'cw', 'steps': 30, **kw})}
+def _cw(eps:float=8/255, **kwargs) -> PGD:
+    "CW-inf: PGD on the margin loss."
+    return PGD(eps, **{'loss': 'cw', **kwargs})
 
-def get_attack(name:str,        # 'fgsm', 'pgd', 'pgdN', 'cw', 'cwN', 'sensible', ...
-               eps:float=8/255, # radius, in pixel units
-               **kwargs) -> Attack:
-    "An attack from its short name, e.g. `get_attack('pgd20', 8/255)`."
-    m = re.fullmatch(r'([a-z_]+?)(\d+)?', str(name))
-    base, n = (m.group(1), m.group(2)) if m else (name, None)
-    if base not in ATTACKS or (n is not None and base not in ('pgd', 'cw')):
-        raise ValueError(f"unknown attack {name!r}; allowed: {', '.join(ATTACKS)}, pgdN, cwN (N = number of steps)")
-    if n is not None: kwargs['steps'] = int(n)
-    return ATTACKS[base](eps, **kwargs)
+ATTACKS = {'fgsm': FGSM, 'pgd': PGD, 'cw': _cw, 'autoattack': AutoAttack}
+ATTACK_ALIASES = {'pgd': 'pgd20', 'cw': 'cw30', 'aa': 'autoattack'}
+STEPPED_ATTACKS = {'pgd', 'cw', 'sensible'}   # names that take a number of steps N; pgd and cw also restarts xR
+
+def make_attack(spec,             # a name ('fgsm', 'pgd20', 'pgd100x5', 'cw30', 'autoattack', ...), an `Attack`, or `eps -> Attack`
+                eps:float=8/255,  # radius, in pixel units
+                norm:str='Linf',  # 'Linf' or 'L2'
+                bounds=(0., 1.),  # pixel range
+                seed:int=0,       # seed of AutoAttack's own generators
+                **kwargs,         # passed to the attack's constructor
+               ) -> Attack:
+    "The attack named by `spec`; the one parser of attack names in the library."
+    if isinstance(spec, Attack): return spec
+    if callable(spec) and not isinstance(spec, str):
+        a = spec(eps)
+        if not isinstance(a, Attack): raise TypeError(f"an attack factory must return an `Attack`; got {type(a).__name__}")
+        return a
+    if not isinstance(spec, str): raise TypeError(f"an attack must be a name, an `Attack` or `eps -> Attack`; got {type(spec).__name__}")
+    name = ATTACK_ALIASES.get(spec, spec)
+    m = re.fullmatch(r'([a-z_]+?)(\d+)?(?:x(\d+))?', name)
+    base, n, r = m.groups() if m else (name, None, None)
+    if base not in ATTACKS or (n and base not in STEPPED_ATTACKS) or (r and base not in ('pgd', 'cw')):
+        raise ValueError(f"unknown attack {spec!r}; allowed: {', '.join(sorted(ATTACKS))}, {', '.join(ATTACK_ALIASES)}, "
+                         "pgdN, pgdNxR, cwN, cwNxR, sensibleN (N steps, R restarts)")
+    if n: kwargs['steps'] = check_int(int(n), 'steps', lo=1)
+    if r: kwargs['restarts'] = check_int(int(r), 'restarts', lo=1)
+    if base == 'autoattack': kwargs.setdefault('seed', seed)
+    return ATTACKS[base](eps, norm=norm, bounds=bounds, **kwargs)

@@ -12,87 +12,14 @@ from fastai.callback.fp16 import MixedPrecision
 from fastai.learner import Learner, Metric
 from .core import *
 from .attacks import *
-from .attacks import _plain, _loss_scale
+from .core import _plain
+from .attacks import _loss_scale
 from .sensible import *
 
 # %% auto #0
-__all__ = ['METHODS', 'unwrap_model', 'pixel_view', 'kl_div', 'NoisyStartPGD', 'EarlyStoppedPGD', 'TrainingStat',
+__all__ = ['DEFAULT_C', 'DEFAULT_WARMUP', 'DEFAULT_BETA', 'DEFAULT_TAU', 'METHODS', 'METHOD_NAMES', 'TrainingStat',
            'AdversarialCallback', 'SensibleAdversarialTraining', 'AdversarialTraining', 'FAT', 'TRADES', 'MART',
            'adversarial_callback', 'RobustAccuracy']
-
-# %% ../nbs/04_callback.ipynb #01908db3
-def unwrap_model(model:nn.Module) -> nn.Module:
-    "The module inside a `DistributedDataParallel`/`DataParallel` wrapper (or `model` itself)."
-    return getattr(model, 'module', model)
-
-def pixel_view(model:nn.Module, xn:Tensor, # the model and a batch as the model receives it
-               stats=None,                 # `(mean, std)` of a `Normalize` batch transform, or `None`
-               bounds=(0., 1.),            # pixel range
-              ) -> tuple[nn.Module, Tensor]:
-    "The model as a function of the pixels and the batch in pixels: `(Normalized(model), denormalised xn)` or `(model, xn)`."
-    xn = _plain(xn)
-    if stats is None: return model, xn
-    nm = Normalized(model, *stats).to(xn.device)
-    return nm, nm.denormalize(xn).clamp(*bounds)
-
-# %% ../nbs/04_callback.ipynb #37d8d147
-def kl_div(ref_logits:Tensor, logits:Tensor) -> Tensor:
-    "Per-example $\\mathrm{KL}(p_{ref}\\,\\|\\,p)$ between the softmax distributions of two logit batches, in float32."
-    lp_ref, lp = F.log_softmax(ref_logits.float(), 1), F.log_softmax(logits.float(), 1)
-    return (lp_ref.exp() * (lp_ref - lp)).sum(1)
-
-# %% ../nbs/04_callback.ipynb #ee59b1dd
-class NoisyStartPGD(Attack):
-    "PGD of the TRADES/MART reference code: start at `x + 0.001*N(0, I)`, ascend the KL to the clean prediction ('kl') or the CE ('ce')."
-    def __init__(self, eps:float=8/255,
-                 step:float=1.5/255,  # step size alpha
-                 steps:int=10,        # number of steps K
-                 loss:str='kl',       # 'kl': KL(p(x) || p(x')) (TRADES) or 'ce' (MART)
-                 **kwargs):
-        super().__init__(eps, **kwargs)
-        self.step = check_range(step, 'step', 0, lo_open=True)
-        self.steps = check_int(steps, 'steps', lo=0)
-        self.loss = check_choice(loss, 'loss', ('kl', 'ce'))
-
-    def perturb(self, model, x, y):
-        if self.loss == 'kl':
-            with torch.no_grad(): target, fn = model(x), lambda z, t: kl_div(t, z)
-        else: target, fn = y, ce_loss
-        d = project(0.001 * torch.randn_like(x), x, self.eps, self.norm, self.bounds)
-        for _ in range(self.steps):
-            g, _ = input_grad(model, x, d, target, fn)
-            d = project(d + ascent_step(g, self.step, self.norm), x, self.eps, self.norm, self.bounds)
-        return (x + d).clamp(*self.bounds)
-
-# %% ../nbs/04_callback.ipynb #912b81f6
-class EarlyStoppedPGD(Attack):
-    "FAT's PGD-K-tau: PGD in which an example stops `tau` steps after it first becomes misclassified."
-    def __init__(self, eps:float=8/255,
-                 step:float=1.5/255,     # step size alpha
-                 steps:int=10,           # maximum number of steps K
-                 tau:int=0,              # extra steps after misclassification (FAT's tau); tau >= steps is PGD
-                 random_start:bool=True, # start uniformly in the ball (FAT's 'uniform_randominit')
-                 **kwargs):
-        super().__init__(eps, **kwargs)
-        self.step = check_range(step, 'step', 0, lo_open=True)
-        self.steps, self.tau = check_int(steps, 'steps', lo=0), check_int(tau, 'tau', lo=0)
-        self.random_start = random_start
-
-    def perturb(self, model, x, y):
-        shape = (-1,) + (1,) * (x.ndim - 1)
-        d = random_start(x, self.eps, self.norm, self.bounds) if self.random_start else torch.zeros_like(x)
-        budget = torch.full_like(y, self.tau)
-        stopped = torch.zeros_like(y, dtype=torch.bool)
-        for _ in range(self.steps):
-            da = d.detach().requires_grad_(True)
-            z = model(x + da)
-            wrong = z.argmax(1) != y
-            stopped = stopped | (wrong & (budget == 0))   # misclassified with no budget left: stays where it is
-            budget = budget - (wrong & ~stopped).long()
-            g, = torch.autograd.grad(ce_loss(z, y).sum() * _loss_scale(x), da)
-            d_new = project(d + ascent_step(g, self.step, self.norm), x, self.eps, self.norm, self.bounds)
-            d = torch.where(stopped.reshape(shape), d, d_new)
-        return (x + d).clamp(*self.bounds)
 
 # %% ../nbs/04_callback.ipynb #6a777714
 class TrainingStat(Metric):
@@ -136,10 +63,12 @@ class AdversarialCallback(Callback):
     # --- fit-level state
     def before_fit(self):      # also called by `learn.validate`/`get_preds`: their statistics columns stay empty
         self.norm_stats, self._checked, self._sums = find_normalize(self.dls), False, {}
+        self._net = None            # the attacked model as a function of the pixels: built once per fit
         if self.show_stats:
             self._mets = [TrainingStat(self, k) for k in self.stat_keys]
             self.learn.metrics = self.learn.metrics + self._mets
     def after_fit(self):
+        self._net = None
         if self._mets is not None: self.learn.metrics = [m for m in self.learn.metrics if m not in self._mets]
         self._mets = None
     def before_train(self):
@@ -154,8 +83,9 @@ class AdversarialCallback(Callback):
     def before_batch(self):
         if len(self.xb) != 1 or len(self.yb) != 1:
             raise ValueError(f"{type(self).__name__} needs batches of one input and one target; got {len(self.xb)} and {len(self.yb)}")
-        model, x = pixel_view(unwrap_model(self.model), self.xb[0], self.norm_stats, self.attack.bounds)
-        y = _plain(self.yb[0])
+        x, y = to_pixels(self.xb[0], self.norm_stats, self.attack.bounds), _plain(self.yb[0])
+        if self._net is None: self._net = pixel_model(unwrap_model(self.model), self.norm_stats, x.device)
+        model = self._net
         if not self._checked: self._check(x, y)
         x_adv = self.perturb(model, x, y)
         xn = x_adv if self.norm_stats is None else model.normalize(x_adv)
@@ -193,14 +123,19 @@ class AdversarialCallback(Callback):
     def __repr__(self): return f'{type(self).__name__}({self.attack!r}, nat_weight={self.nat_weight})'
 
 # %% ../nbs/04_callback.ipynb #f5318592
+DEFAULT_C = 0.5      # the paper's main threshold
+DEFAULT_WARMUP = 0   # an untrained model is unconfident, so its examples freeze at the start anyway: a natural warm-up
+DEFAULT_BETA = 6.    # TRADES' and MART's usual weight of the robust term
+DEFAULT_TAU = 0      # FAT's starting tau (its code's default)
+
 class SensibleAdversarialTraining(AdversarialCallback):
     "Sensible adversarial training (Kim & Wang): train on sensible adversarial examples; non-adaptive during `warmup` epochs."
     stat_keys = AdversarialCallback.stat_keys + STATUS
     def __init__(self, eps:float=8/255,   # radius of the threat ball, in pixel units
-                 step:float=1.5/255,       # PGD step size alpha
+                 step:float|None=None,     # PGD step size alpha; `None`: `default_step(eps, steps)`
                  steps:int=10,             # maximum number of PGD steps K
-                 c:float=0.5,              # true-class probability threshold in (0, 1]; c=1 is natural training
-                 warmup:int=10,            # epochs in non-adaptive mode (paper: 10 for WRN, 5 for smaller nets)
+                 c:float=DEFAULT_C,        # true-class probability threshold in (0, 1]; c=1 is natural training
+                 warmup:int=DEFAULT_WARMUP, # epochs in non-adaptive mode (paper: 10 of 300 for WRN, 5 for smaller nets)
                  nat_weight:float=0.,      # weight of an extra natural CE term (paper: 0)
                  norm:str='Linf',          # 'Linf' or 'L2'
                  bounds=(0., 1.),          # pixel range
@@ -221,14 +156,14 @@ class SensibleAdversarialTraining(AdversarialCallback):
 # %% ../nbs/04_callback.ipynb #3374e8b9
 class AdversarialTraining(AdversarialCallback):
     "Madry et al.'s PGD adversarial training: train on PGD-K examples (the paper's 'r-at' baseline)."
-    def __init__(self, eps:float=8/255, step:float=1.5/255, steps:int=10, # the paper's PGD-AT: 8/255, 1.5/255, 10 steps
+    def __init__(self, eps:float=8/255, step:float|None=None, steps:int=10, # the paper's PGD-AT: 8/255, 1.5/255, 10 steps
                  nat_weight:float=0., norm:str='Linf', bounds=(0., 1.), show_stats:bool=True):
         super().__init__(PGD(eps, step, steps, norm=norm, bounds=bounds, validate=False), nat_weight, show_stats)
 
 class FAT(AdversarialCallback):
     "Friendly adversarial training (Zhang et al. 2020): train on early-stopped PGD-K-tau examples."
-    def __init__(self, eps:float=8/255, step:float=1.5/255, steps:int=10,
-                 tau:int=0,               # steps taken after an example is misclassified (FAT's schedule: 0, then 1, 2)
+    def __init__(self, eps:float=8/255, step:float|None=None, steps:int=10,
+                 tau:int=DEFAULT_TAU,               # steps taken after an example is misclassified (FAT's schedule: 0, then 1, 2)
                  nat_weight:float=0., norm:str='Linf', bounds=(0., 1.), show_stats:bool=True):
         super().__init__(EarlyStoppedPGD(eps, step, steps, tau, norm=norm, bounds=bounds, validate=False), nat_weight, show_stats)
     @property
@@ -239,8 +174,8 @@ class FAT(AdversarialCallback):
 class TRADES(AdversarialCallback):
     "TRADES (Zhang et al. 2019): CE on clean inputs + `beta` * KL(clean || adversarial), adversary maximising the KL."
     needs_clean = True
-    def __init__(self, beta:float=6., # weight of the robustness (KL) term; 0 is natural training
-                 eps:float=8/255, step:float=1.5/255, steps:int=10, norm:str='Linf', bounds=(0., 1.), show_stats:bool=True):
+    def __init__(self, beta:float=DEFAULT_BETA, # weight of the robustness (KL) term; 0 is natural training
+                 eps:float=8/255, step:float|None=None, steps:int=10, norm:str='Linf', bounds=(0., 1.), show_stats:bool=True):
         super().__init__(NoisyStartPGD(eps, step, steps, 'kl', norm=norm, bounds=bounds, validate=False), 0., show_stats)
         self.beta = check_range(beta, 'beta', 0)
     def loss(self, pred, y, clean_pred):
@@ -249,8 +184,8 @@ class TRADES(AdversarialCallback):
 class MART(AdversarialCallback):
     "MART (Wang et al. 2020): boosted CE on adversarial inputs + `beta` * KL(clean || adversarial) * (1 - p_y(clean))."
     needs_clean = True
-    def __init__(self, beta:float=6., # weight of the misclassification-aware KL term
-                 eps:float=8/255, step:float=1.5/255, steps:int=10, norm:str='Linf', bounds=(0., 1.), show_stats:bool=True):
+    def __init__(self, beta:float=DEFAULT_BETA, # weight of the misclassification-aware KL term
+                 eps:float=8/255, step:float|None=None, steps:int=10, norm:str='Linf', bounds=(0., 1.), show_stats:bool=True):
         super().__init__(NoisyStartPGD(eps, step, steps, 'ce', norm=norm, bounds=bounds, validate=False), 0., show_stats)
         self.beta = check_range(beta, 'beta', 0)
     def loss(self, pred, y, clean_pred):
@@ -265,6 +200,8 @@ class MART(AdversarialCallback):
 # %% ../nbs/04_callback.ipynb #d8d89d3c
 METHODS = {'natural': None, 'sense': SensibleAdversarialTraining, 'pgd': AdversarialTraining,
            'trades': TRADES, 'mart': MART, 'fat': FAT}
+METHOD_NAMES = {'natural': 'natural', 'pgd': 'PGD-AT (Madry)', 'trades': 'TRADES', 'mart': 'MART', 'fat': 'FAT',
+                'sense': 'sensible (SENSE)'}    # how tables and plots name them
 
 def adversarial_callback(method:str, **kwargs) -> AdversarialCallback|None:
     "The training callback of `method` (one of `METHODS`), or `None` for natural training."
@@ -280,7 +217,7 @@ def sensible_adv(self:Learner, **kwargs) -> Learner:
 # %% ../nbs/04_callback.ipynb #730c450e
 class RobustAccuracy(Metric):
     "Accuracy under `attack` (pixel space) on the first `n` validation examples."
-    def __init__(self, attack:Attack|None=None, # default: PGD-10 with eps 8/255, step 2/255
+    def __init__(self, attack:Attack|None=None, # default: PGD-10 with eps 8/255 (step `default_step`: 2/255)
                  n:int=256,                      # number of validation examples attacked
                  name:str='robust_acc'):
         self.attack = PGD(8/255, steps=10) if attack is None else attack

@@ -4,14 +4,16 @@
 
 # %% ../nbs/00_core.ipynb #c7c74075
 from __future__ import annotations
-import math, numbers
+import math, numbers, os, tempfile
 import torch
 from torch import nn, Tensor
+from pathlib import Path
 from fastai.torch_core import default_device, set_seed
 
 # %% auto #0
 __all__ = ['NORMS', 'get_device', 'seed_everything', 'check_range', 'check_int', 'check_choice', 'check_bounds', 'check_eps',
-           'check_finite', 'check_images', 'check_labels', 'Normalized', 'find_normalize']
+           'check_finite', 'check_images', 'check_labels', 'to_pixels', 'Normalized', 'find_normalize', 'pixel_model',
+           'pixel_view', 'unwrap_model', 'atomic_write']
 
 # %% ../nbs/00_core.ipynb #da0cc126
 def get_device(device:str|torch.device|None=None, # `None`/'auto': CUDA or MPS if available, else CPU; or 'cpu', 'cuda', 'cuda:1', ...
@@ -137,27 +139,85 @@ def check_labels(y:Tensor, x:Tensor|None=None, # labels, and the batch they labe
     return y
 
 # %% ../nbs/00_core.ipynb #2a76c61c
+def _plain(t):
+    "`t` as a plain `torch.Tensor`: fastai's tensor subclasses (`TensorImage`, ...) make every op inside an attack slower."
+    return t.as_subclass(Tensor) if isinstance(t, Tensor) and type(t) is not Tensor else t
+
+def to_pixels(xn:Tensor,        # a batch as the model receives it
+              stats=None,       # `(mean, std)` of the normalisation, or `None` (the batch is in pixels already)
+              bounds=(0., 1.),  # pixel range to clamp into (`None`: no clamp)
+             ) -> Tensor:
+    "The batch in pixels, `xn * std + mean` (a plain tensor): the one place where normalised batches become pixels."
+    xn = _plain(xn)
+    if stats is None: return xn
+    x = xn * stats[1].to(xn) + stats[0].to(xn)
+    return x if bounds is None else x.clamp(*bounds)
+
 class Normalized(nn.Module):
     "`model` preceded by `(x - mean) / std`: the same classifier seen as a function of the pixels."
     def __init__(self, model:nn.Module, mean:Tensor, std:Tensor):
         super().__init__()
         self.model = model
-        stat = lambda v: torch.as_tensor(v, dtype=torch.float32).as_subclass(Tensor).detach().clone().reshape(1, -1, 1, 1)
-        self.register_buffer('mean', stat(mean))
-        self.register_buffer('std', stat(std))
-        if (self.std <= 0).any(): raise ValueError("`std` must be > 0 in every channel")
+        stat = lambda v: torch.as_tensor(v, dtype=torch.float32).as_subclass(Tensor).detach().cpu().clone().reshape(1, -1, 1, 1)
+        mean, std = stat(mean), stat(std)
+        if (std <= 0).any(): raise ValueError("`std` must be > 0 in every channel")  # checked on the CPU: no device sync
+        self.register_buffer('mean', mean)
+        self.register_buffer('std', std)
     def normalize(self, x:Tensor) -> Tensor: return (x - self.mean.to(x)) / self.std.to(x)
-    def denormalize(self, x:Tensor) -> Tensor: return x * self.std.to(x) + self.mean.to(x)
+    def denormalize(self, x:Tensor) -> Tensor: return to_pixels(x, (self.mean, self.std), None)
     def forward(self, x:Tensor) -> Tensor: return self.model(self.normalize(x))
 
 def find_normalize(dls) -> tuple[Tensor, Tensor]|None:
-    "`(mean, std)` of the fastai `Normalize` in `dls`' batch transforms, shaped `[1, C, 1, 1]`, or `None`."
+    "`(mean, std)` of the fastai `Normalize` in the batch transforms of `dls` (a `DataLoaders` or one `DataLoader`), shaped `[1, C, 1, 1]`, or `None`."
+    from fastai.data.core import DataLoaders
     from fastai.data.transforms import Normalize
-    dl = getattr(dls, 'train', dls)
+    dl = dls.train if isinstance(dls, DataLoaders) else dls  # not getattr: a TfmdDL forwards `.train` to its dataset
     tfms = [t for t in getattr(getattr(dl, 'after_batch', None), 'fs', []) if isinstance(t, Normalize)]
     if not tfms: return None
     if len(tfms) > 1: raise ValueError(f"found {len(tfms)} `Normalize` transforms in the DataLoaders' after_batch; expected at most 1")
     t = tfms[0]
     if t.mean is None or t.std is None: raise ValueError("the `Normalize` transform has no statistics yet (call `dls.one_batch()` or pass mean/std)")
-    plain = lambda v: torch.as_tensor(v).as_subclass(Tensor).detach().float().reshape(1, -1, 1, 1)  # not a fastai TensorImage
+    plain = lambda v: torch.as_tensor(v).as_subclass(Tensor).detach().float().cpu().reshape(1, -1, 1, 1)  # not a fastai TensorImage
     return plain(t.mean), plain(t.std)
+
+
+# %% ../nbs/00_core.ipynb #cc352a38
+def pixel_model(model:nn.Module, stats=None, # the model, and `(mean, std)` of a `Normalize` batch transform or `None`
+                device=None,                  # move the statistics here (`None`: leave them on the CPU)
+               ) -> nn.Module:
+    "The model as a function of the pixels: `Normalized(model, *stats)`, or `model` itself without `stats`."
+    if stats is None: return model
+    nm = Normalized(model, *stats)
+    return nm if device is None else nm.to(device)
+
+def pixel_view(model:nn.Module, xn:Tensor, # the model and a batch as the model receives it
+               stats=None,                 # `(mean, std)` of a `Normalize` batch transform, or `None`
+               bounds=(0., 1.),            # pixel range
+              ) -> tuple[nn.Module, Tensor]:
+    "The model as a function of the pixels and the batch in pixels: `(Normalized(model), denormalised xn)` or `(model, xn)`."
+    return pixel_model(model, stats, xn.device), to_pixels(xn, stats, bounds)
+
+def unwrap_model(model:nn.Module) -> nn.Module:
+    "The module inside a `DistributedDataParallel`/`DataParallel` wrapper (or `model` itself)."
+    from torch.nn.parallel import DataParallel, DistributedDataParallel
+    return model.module if isinstance(model, (DataParallel, DistributedDataParallel)) else model
+
+# %% ../nbs/00_core.ipynb #f7532992
+def atomic_write(path,             # the file to (re)write
+                 data=None,        # `str` or `bytes` to write, or `None` with `save`
+                 save=None,        # or a function `save(tmp_path)` that writes the file itself (e.g. `torch.save`)
+                ) -> Path:
+    "Write `data` (or call `save`) to a temporary file beside `path`, then rename it over `path`; returns `path`."
+    path = Path(path)
+    if (data is None) == (save is None): raise TypeError("`atomic_write` needs exactly one of `data` and `save`")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            if data is not None: f.write(data.encode() if isinstance(data, str) else data)
+        if save is not None: save(tmp)
+        with open(tmp, 'rb+') as f: os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

@@ -36,17 +36,18 @@ class DatasetInfo:
     mean:tuple        # per-channel mean of the training pixels in [0, 1]
     std:tuple         # per-channel standard deviation
     default_arch:str  # an architecture name in `sensible_adv.models.ARCHS` suited to this dataset
+    eps:float         # the usual Linf radius for this dataset, in pixel units (the training and evaluation default)
     @property
     def shape(self): return (self.channels, self.size, self.size)
 
 # %% ../nbs/05_data.ipynb #b86d0123
 DATASET_INFO = {
-    'digits': DatasetInfo('digits', 10, 1, 8, tuple(str(i) for i in range(10)), (0.3053,), (0.3760,), 'digits_cnn'),
+    'digits': DatasetInfo('digits', 10, 1, 8, tuple(str(i) for i in range(10)), (0.3053,), (0.3760,), 'digits_cnn', 0.1),
     'fashion_mnist': DatasetInfo('fashion_mnist', 10, 1, 28, ('T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat',
-                                 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'), (0.2860,), (0.3530,), 'small_cnn'),
-    'mnist': DatasetInfo('mnist', 10, 1, 28, tuple(str(i) for i in range(10)), (0.1307,), (0.3081,), 'small_cnn'),
+                                 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'), (0.2860,), (0.3530,), 'small_cnn', 0.1),
+    'mnist': DatasetInfo('mnist', 10, 1, 28, tuple(str(i) for i in range(10)), (0.1307,), (0.3081,), 'small_cnn', 0.3),
     'cifar10': DatasetInfo('cifar10', 10, 3, 32, ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog',
-                           'horse', 'ship', 'truck'), (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), 'resnet18'),
+                           'horse', 'ship', 'truck'), (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), 'resnet18', 8/255),
 }
 DATASETS = tuple(DATASET_INFO)
 

@@ -8,7 +8,8 @@ import json, time
 from pathlib import Path
 import pandas as pd
 from .core import *
-from .cli import train, evaluate_run, METHOD_NAMES
+from .callback import METHOD_NAMES
+from .runs import train, evaluate_run
 
 # %% auto #0
 __all__ = ['FMNIST_RUNS', 'FMNIST_EVALS', 'SENSITIVITY_EVALS', 'SENSITIVITY_RUNS', 'CAPACITY_EVALS', 'CAPACITY_RUNS',
@@ -89,10 +90,10 @@ CAPACITY_RUNS = {f'{a}_{m}': dict(dataset='fashion_mnist', method=m, arch=a, eps
 
 # %% ../nbs/12_experiments.ipynb #831041f9
 PAPER_RUNS = {
-    'cifar10_sense': dict(dataset='cifar10', root='DATA', method='sense', arch='wrn34', eps=8/255, step_size=1.5/255,
+    'cifar10_sense': dict(dataset='cifar10', root='DATA', method='sense', arch='wrn34', eps=8/255, step=1.5/255,
                           steps=10, c=0.5, warmup=10, opt='sgd', lr=0.1, wd=5e-4, bs=256, epochs=120, device='cuda'),
-    'cifar10_pgd':   dict(dataset='cifar10', root='DATA', method='pgd', arch='wrn34', eps=8/255, step_size=1.5/255,
+    'cifar10_pgd':   dict(dataset='cifar10', root='DATA', method='pgd', arch='wrn34', eps=8/255, step=1.5/255,
                           steps=10, opt='sgd', lr=0.1, wd=5e-4, bs=256, epochs=120, device='cuda'),
     'cifar10_trades': dict(dataset='cifar10', root='DATA', method='trades', beta=6., arch='wrn34', eps=8/255,
-                           step_size=1.5/255, steps=10, opt='sgd', lr=0.1, wd=5e-4, bs=256, epochs=120, device='cuda'),
+                           step=1.5/255, steps=10, opt='sgd', lr=0.1, wd=5e-4, bs=256, epochs=120, device='cuda'),
 }

@@ -11,9 +11,9 @@ import torch.nn.functional as F
 from .core import check_choice, check_int
 
 # %% auto #0
-__all__ = ['RESNET_DEPTHS', 'ARCHS', 'count_params', 'SmallCNN', 'DigitsCNN', 'TinyCNN', 'TinierCNN', 'PadShortcut',
-           'BasicBlockA', 'CifarResNet', 'cifar_resnet', 'BasicBlockB', 'ResNet18', 'resnet18_cifar', 'WideBasic',
-           'WideResNet', 'get_model']
+__all__ = ['RESNET_DEPTHS', 'ARCHS', 'FC_HEAD_ARCHS', 'count_params', 'SmallCNN', 'DigitsCNN', 'TinyCNN', 'TinierCNN',
+           'PadShortcut', 'BasicBlockA', 'CifarResNet', 'cifar_resnet', 'BasicBlockB', 'ResNet18', 'resnet18_cifar',
+           'WideBasic', 'WideResNet', 'get_model']
 
 # %% ../nbs/06_models.ipynb #0f7bf2a8
 def count_params(model:nn.Module, trainable_only:bool=False) -> int:
@@ -219,6 +219,8 @@ class WideResNet(nn.Module):
 ARCHS = ('digits_cnn', 'small_cnn', 'tiny_cnn', 'tinier_cnn', 'resnet20', 'resnet32', 'resnet44', 'resnet56',
          'resnet18', 'wrn34')
 
+FC_HEAD_ARCHS = ('digits_cnn', 'small_cnn', 'tiny_cnn', 'tinier_cnn')   # fully-connected heads: built for one input `size`
+
 def get_model(arch:str,                # one of `ARCHS`
               n_classes:int=10,        # number of outputs
               in_channels:int|None=None, # image channels (`None`: the architecture's usual, 1 for the MNIST/digits CNNs, else 3)
@@ -232,9 +234,9 @@ def get_model(arch:str,                # one of `ARCHS`
     grey = arch in ('digits_cnn', 'small_cnn')
     c = check_int(in_channels, 'in_channels', lo=1) if in_channels is not None else (1 if grey else 3)
     if width is not None: check_int(width, 'width', lo=1)
-    no_width, no_size = ('small_cnn', 'tiny_cnn', 'tinier_cnn'), ('resnet20', 'resnet32', 'resnet44', 'resnet56', 'resnet18', 'wrn34')
+    no_width = ('small_cnn', 'tiny_cnn', 'tinier_cnn')
     if width is not None and arch in no_width: raise ValueError(f"`width` is not defined for arch {arch!r} (it has the paper's fixed layers)")
-    if size is not None and arch in no_size: raise ValueError(f"`size` is not needed for arch {arch!r} (global pooling takes any input size)")
+    if size is not None and arch not in FC_HEAD_ARCHS: raise ValueError(f"`size` is not needed for arch {arch!r} (global pooling takes any input size)")
     w, sz = (width or 1), ({} if size is None else {'size': size})
     if arch == 'digits_cnn': return DigitsCNN(c, n_classes, width=w, **sz, **kwargs)
     if arch == 'small_cnn': return SmallCNN(c, n_classes, **sz, **kwargs)

@@ -13,7 +13,7 @@ from .attacks import *
 from .attacks import _same_format, _loss_scale
 
 # %% auto #0
-__all__ = ['STATUS', 'SensibleResult', 'SensibleAdversary', 'sensible_adversary']
+__all__ = ['STATUS', 'SensibleResult', 'SensibleAdversary', 'sensible_adversary', 'plot_sensible_grid']
 
 # %% ../nbs/03_sensible.ipynb #73a785e7
 STATUS = ('frozen_at_start', 'frozen_in_search', 'full_search')
@@ -43,7 +43,7 @@ class SensibleResult:
 class SensibleAdversary(Attack):
     "The sensible adversary of Kim & Wang: PGD restricted to where `p(y|x') >= c`, with sensible reversion."
     def __init__(self, eps:float=8/255,
-                 step:float=1.5/255,        # PGD step size alpha (paper: 1.5/255 for eps=8/255)
+                 step:float|None=None,      # PGD step size alpha; `None`: `default_step(eps, steps)` (paper: 1.5/255 at 8/255)
                  steps:int=10,              # maximum number of PGD steps K
                  c:float=0.5,               # threshold on the true-class probability, in (0, 1]; loss capped at -log c
                  adaptive:bool=True,        # freeze during the search too (False: warm-up mode, freeze at start only)
@@ -53,11 +53,14 @@ class SensibleAdversary(Attack):
                  compact:bool=True,         # drop frozen rows from the forward/backward (exact in eval mode)
                  **kwargs):
         super().__init__(eps, **kwargs)
-        self.step = check_range(step, 'step', 0, lo_open=True)
         self.steps = check_int(steps, 'steps', lo=0)
+        self.step = check_step(step, self.eps, self.steps)
         self.c = check_range(c, 'c', 0, 1, lo_open=True)
         self.adaptive, self.random_start, self.keep_random_start = adaptive, random_start, keep_random_start
         self.freeze_test, self.compact = freeze_test, compact
+
+    @property
+    def label(self): return f'sensible-{self.steps} (c={self.c:g})'
 
     def run(self, model:nn.Module, x:Tensor, y:Tensor) -> SensibleResult:
         "The sensible adversarial examples and the per-example bookkeeping."
@@ -119,3 +122,30 @@ def sensible_adversary(model:nn.Module, x:Tensor, y:Tensor, **kwargs) -> Sensibl
     return SensibleAdversary(**kwargs).run(model, x, y)
 
 ATTACKS['sensible'] = SensibleAdversary
+
+# %% ../nbs/03_sensible.ipynb #05dbb95f
+def plot_sensible_grid(model:nn.Module,  # a model taking pixels (wrap with `Normalized` if needed)
+                       x, y,             # a few images (pixels) and labels
+                       eps:float, c:float=0.5, classes=None, path=None, title:str='') -> 'plt.Figure':
+    "Clean images, PGD adversarial examples and sensible adversarial examples, with the model's predictions."
+    import matplotlib; matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    x_pgd = PGD(eps, steps=20)(model, x, y)
+    x_sen = SensibleAdversary(eps, step=eps / 8, steps=20, c=c).run(model, x, y).x_adv
+    rows = [('clean', x), ('PGD-20: worst point\nof the whole ball', x_pgd), (f'sensible: worst point\nwith p(y|x\') >= {c}', x_sen)]
+    n = len(x); fig, axs = plt.subplots(3, n, figsize=(1.4 * n + 1.6, 5.2))
+    with torch.no_grad(), attack_mode(model): probs = [model(xx).softmax(1) for _, xx in rows]
+    name = (lambda k: classes[k]) if classes is not None else str
+    for r, ((label, xx), p) in enumerate(zip(rows, probs)):
+        for j in range(n):
+            ax = axs[r, j]; img = xx[j].detach().cpu()
+            ax.imshow(img[0] if img.shape[0] == 1 else img.permute(1, 2, 0), cmap='gray', vmin=0, vmax=1)
+            k = int(p[j].argmax()); ok = k == int(y[j])
+            ax.set_title(f"{name(k)}\np={p[j, k]:.2f}", fontsize=8, color='green' if ok else 'red')
+            ax.set_xticks([]); ax.set_yticks([])
+        axs[r, 0].set_ylabel(label, fontsize=8)
+    fig.suptitle(title or f'eps = {eps:.3g}: green = true label kept, red = fooled', fontsize=10)
+    fig.tight_layout()
+    if path is not None: atomic_write(path, save=lambda p: fig.savefig(p, dpi=120, format='png'))
+    return fig
+

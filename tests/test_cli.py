@@ -22,16 +22,16 @@ def test_console_script_installed():
 def test_train_then_eval(tmp_path):
     run = tmp_path / 'run'
     r = _run('train', '--dataset', 'digits', '--method', 'sense', '--epochs', '2', '--n-train', '256', '--n-valid', '64',
-             '--bs', '64', '--step-size', '0.025', '--out', run, '--quiet', '--device', 'cpu')
+             '--bs', '64', '--step', '0.025', '--out', run, '--quiet', '--device', 'cpu')
     assert r.returncode == 0, r.stderr
     cfg = json.loads((run / 'config.json').read_text())
-    assert cfg['args']['method'] == 'sense' and cfg['args']['step_size'] == 0.025 and cfg['eps_used'] == 0.1
+    assert cfg['args']['method'] == 'sense' and cfg['args']['step'] == 0.025 and cfg['eps_used'] == 0.1
     hist = (run / 'history.csv').read_text().strip().splitlines()
     assert len(hist) == 3 and 'frozen_in_search' in hist[0], hist          # header + one row per epoch
     assert sorted(p.name for p in (run / 'checkpoints').iterdir()) == ['epoch_0.pth', 'epoch_1.pth']
     # resume: one more epoch appended to the same log
     r = _run('train', '--dataset', 'digits', '--method', 'sense', '--epochs', '3', '--n-train', '256', '--n-valid', '64',
-             '--bs', '64', '--step-size', '0.025', '--out', run, '--quiet', '--device', 'cpu', '--resume')
+             '--bs', '64', '--step', '0.025', '--out', run, '--quiet', '--device', 'cpu', '--resume')
     assert r.returncode != 0 and '`resume`: arguments differ' in r.stderr and 'epochs was 2, now 3' in r.stderr, r.stderr
     r = _run('eval', '--ckpt', run, '--attacks', 'fgsm,pgd10', '--n', '64', '--device', 'cpu')
     assert r.returncode == 0, r.stderr
@@ -74,7 +74,7 @@ def test_usage_and_unknown_command():
     r = _run('--help')
     assert r.returncode == 0 and all(re.search(rf'^\s+{c}\s+\S', r.stdout, re.M) for c in ('train', 'eval', 'demo'))
     r = _run('train', '--help')
-    for opt in ('--dataset', '--method', '--eps', '--steps', '--step_size', '--epochs', '--arch', '--width', '--bs',
+    for opt in ('--dataset', '--method', '--eps', '--steps', '--step', '--n-train', '--n_train', '--epochs', '--arch', '--width', '--bs',
                 '--lr', '--seed', '--out', '--resume'): assert opt in r.stdout, opt
 
 def test_demo_tiny_budget(tmp_path):
