@@ -1,0 +1,181 @@
+"""Run folders under faults, as a user meets them: Ctrl-C and a killed process during training, truncated, empty and
+random checkpoint and config files, resume equivalence (bit for bit), no overwrite without --force, report names that
+would leave the folder, and both spellings of two-word options. Each test asserts the exact outcome: exit status,
+the one-line message, and what is (and is not) in the run folder afterwards."""
+import csv, os, signal, subprocess, sys, time
+from pathlib import Path
+import pytest
+import torch
+
+ENV = {**os.environ, 'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1'}
+# digits, small and fast; the same arguments must be repeated on --resume
+BASE = ('--dataset', 'digits', '--method', 'sense', '--n-train', '300', '--n-valid', '60', '--bs', '50',
+        '--quiet', '--device', 'cpu')
+
+def cli(*args, timeout=600):
+    "Run `python -m sensible_adv.cli ARGS` to completion."
+    return subprocess.run([sys.executable, '-m', 'sensible_adv.cli', *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, env=ENV)
+
+def train(out, epochs, *extra):
+    return cli('train', *BASE, '--epochs', epochs, '--out', out, *extra)
+
+def history(out) -> list[dict]:
+    with open(out/'history.csv') as f: return list(csv.DictReader(f))
+
+def checkpoints(out) -> list[str]:
+    return sorted(p.name for p in (out/'checkpoints').iterdir())
+
+def weights(path) -> dict:
+    return torch.load(path, weights_only=True)
+
+def same_weights(a, b) -> bool:
+    wa, wb = weights(a), weights(b)
+    return wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
+
+def one_error_line(r, text):
+    "The command failed with exit status 2 and exactly one line on stderr, containing `text`, and no traceback."
+    lines = [l for l in r.stderr.strip().splitlines() if l.strip()]
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert len(lines) == 1 and text in lines[0] and 'Traceback' not in r.stderr, r.stderr
+
+@pytest.fixture(scope='module')
+def reference(tmp_path_factory):
+    "An uninterrupted 3-epoch run: what every interrupted-and-resumed run must end as."
+    out = tmp_path_factory.mktemp('ref')/'run'
+    r = train(out, 3)
+    assert r.returncode == 0, r.stderr
+    return out
+
+def _start(out, epochs):
+    return subprocess.Popen([sys.executable, '-m', 'sensible_adv.cli', 'train', *BASE, '--epochs', str(epochs), '--out', str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+
+def _wait_for(path, proc, timeout=300):
+    t0 = time.time()
+    while not path.exists():
+        assert proc.poll() is None, f"the run ended before {path.name} appeared: {proc.communicate()}"
+        assert time.time() - t0 < timeout, f"{path} did not appear"
+        time.sleep(0.02)
+
+@pytest.mark.parametrize('sig', [signal.SIGINT, signal.SIGKILL], ids=['SIGINT', 'SIGKILL'])
+def test_interrupt_then_resume_is_exact(tmp_path, reference, sig):
+    "Interrupted after its first finished epoch and resumed, a run ends with the uninterrupted run's weights, bit for bit."
+    out = tmp_path/'run'
+    p = _start(out, 3)
+    _wait_for(out/'checkpoints'/'epoch_0.pth', p)
+    p.send_signal(sig)
+    _, err = p.communicate(timeout=120)
+    if sig == signal.SIGINT:
+        assert p.returncode == 130, (p.returncode, err)
+        assert err.strip().splitlines()[-1] == 'sensible_adv train: interrupted (continue the run with --resume)', err
+        assert 'Traceback' not in err
+    else: assert p.returncode == -signal.SIGKILL
+    assert not (out/'model.pth').exists()
+    done = checkpoints(out)
+    assert done and all(n.startswith('epoch_') and n.endswith('.pth') for n in done), done   # no half-written file under its name
+    assert len(history(out)) == len(done)                                                   # one log row per finished epoch
+    before = {n: (out/'checkpoints'/n).read_bytes() for n in done}
+    r = train(out, 3, '--resume')
+    assert r.returncode == 0, r.stderr
+    assert checkpoints(out) == ['epoch_0.pth', 'epoch_1.pth', 'epoch_2.pth']
+    assert all((out/'checkpoints'/n).read_bytes() == b for n, b in before.items())           # finished epochs never rewritten
+    assert [h['epoch'] for h in history(out)] == ['0', '1', '2']
+    assert not list(out.rglob('*.tmp'))
+    assert same_weights(out/'model.pth', reference/'model.pth')
+    # the log is the uninterrupted run's, apart from the wall time of each epoch
+    drop = lambda rows: [{k: v for k, v in r.items() if k != 'time'} for r in rows]
+    assert drop(history(out)) == drop(history(reference))
+
+def test_lost_last_epoch_is_recomputed_exactly(tmp_path, reference):
+    "The issue's reproduction: the last checkpoint deleted, a resume recomputes that epoch and nothing else."
+    out = tmp_path/'run'
+    assert train(out, 3).returncode == 0
+    (out/'checkpoints'/'epoch_2.pth').unlink(); (out/'model.pth').unlink()
+    first = [(out/'checkpoints'/f'epoch_{i}.pth').read_bytes() for i in (0, 1)]
+    r = train(out, 3, '--resume')
+    assert r.returncode == 0, r.stderr
+    assert [(out/'checkpoints'/f'epoch_{i}.pth').read_bytes() for i in (0, 1)] == first
+    assert [h['epoch'] for h in history(out)] == ['0', '1', '2']
+    assert all(h['train_loss'] and float(h['train_loss']) > 0 for h in history(out))
+    assert same_weights(out/'model.pth', reference/'model.pth')
+
+@pytest.mark.parametrize('damage', ['truncated', 'empty', 'random'])
+def test_corrupt_last_checkpoint_falls_back(tmp_path, damage):
+    out = tmp_path/'run'
+    assert train(out, 2).returncode == 0
+    ck = out/'checkpoints'/'epoch_1.pth'
+    data = ck.read_bytes()
+    ck.write_bytes({'truncated': data[:len(data) // 2], 'empty': b'', 'random': os.urandom(4096)}[damage])
+    (out/'model.pth').unlink()
+    r = train(out, 2, '--resume')
+    assert r.returncode == 0, r.stderr
+    warn = [l for l in r.stderr.splitlines() if 'warning' in l]
+    assert len(warn) == 1 and 'epoch_1.pth: unreadable checkpoint' in warn[0] and 'falling back' in warn[0], r.stderr
+    assert checkpoints(out) == ['epoch_0.pth', 'epoch_1.pth', 'epoch_1.pth.corrupt']
+    assert [h['epoch'] for h in history(out)] == ['0', '1'] and (out/'model.pth').exists()
+
+@pytest.mark.parametrize('damage', ['truncated', 'empty', 'random'])
+def test_corrupt_config_is_one_clear_line(tmp_path, damage):
+    out = tmp_path/'run'
+    assert train(out, 1).returncode == 0
+    cfg = out/'config.json'
+    cfg.write_bytes({'truncated': cfg.read_bytes()[:40], 'empty': b'', 'random': os.urandom(512)}[damage])
+    one_error_line(train(out, 1, '--resume'), 'config.json is corrupt')
+    one_error_line(cli('eval', '--ckpt', out, '--attacks', 'fgsm', '--n', '20'), 'config.json is corrupt')
+
+def test_unreadable_weights_in_eval(tmp_path):
+    out = tmp_path/'run'
+    assert train(out, 1).returncode == 0
+    (out/'model.pth').write_bytes(b'\x00' * 64)
+    one_error_line(cli('eval', '--ckpt', out, '--attacks', 'fgsm', '--n', '20'), 'model.pth: unreadable weights')
+
+def test_interrupted_before_first_checkpoint_restarts(tmp_path, reference):
+    "A run killed before its first epoch ended (only config.json written) is started again by --resume."
+    out = tmp_path/'run'
+    assert train(out, 3).returncode == 0
+    for f in ('history.csv', 'model.pth'): (out/f).unlink()
+    for p in (out/'checkpoints').iterdir(): p.unlink()
+    r = train(out, 3, '--resume')
+    assert r.returncode == 0 and 'no finished epoch' in r.stderr, r.stderr
+    assert same_weights(out/'model.pth', reference/'model.pth')
+
+def test_nothing_overwritten_without_force(tmp_path):
+    out = tmp_path/'run'
+    out.mkdir(); (out/'notes.txt').write_text('my notes')
+    one_error_line(train(out, 1), 'is not empty')
+    assert sorted(p.name for p in out.iterdir()) == ['notes.txt']
+    assert train(out, 1, '--force').returncode == 0
+    assert (out/'notes.txt').read_text() == 'my notes'                        # --force removes run files only
+    w = (out/'model.pth').read_bytes()
+    one_error_line(train(out, 1), 'is not empty')
+    assert (out/'model.pth').read_bytes() == w
+    one_error_line(train(out, 1, '--resume', '--force'), 'exclude each other')
+    # reports
+    assert cli('eval', '--ckpt', out, '--attacks', 'fgsm', '--n', '20').returncode == 0
+    rep = (out/'robustness.json').read_bytes()
+    one_error_line(cli('eval', '--ckpt', out, '--attacks', 'pgd5', '--n', '20'), "a report named 'robustness' already exists")
+    assert (out/'robustness.json').read_bytes() == rep
+    assert cli('eval', '--ckpt', out, '--attacks', 'pgd5', '--n', '20', '--force').returncode == 0
+    assert (out/'robustness.json').read_bytes() != rep
+    # the demo's report folder
+    demo = tmp_path/'report'; demo.mkdir(); (demo/'report.md').write_text('an earlier report')
+    one_error_line(cli('demo', '--dataset', 'digits', '--out', demo), 'a demo report')
+    assert (demo/'report.md').read_text() == 'an earlier report'
+
+def test_report_names_cannot_escape(tmp_path):
+    out = tmp_path/'run'
+    assert train(out, 1).returncode == 0
+    for name in ('../escaped', '/tmp/escaped', '.hidden'):
+        one_error_line(cli('eval', '--ckpt', out, '--attacks', 'fgsm', '--n', '20', '--name', name), 'plain file name')
+    assert not (tmp_path/'escaped.json').exists() and not list(out.glob('.hidden*'))
+
+def test_both_option_spellings(tmp_path):
+    a, b = tmp_path/'a', tmp_path/'b'
+    common = ('train', '--dataset', 'digits', '--epochs', '1', '--quiet', '--device', 'cpu')
+    assert cli(*common, '--n-train', '200', '--n-valid', '40', '--out', a).returncode == 0
+    assert cli(*common, '--n_train', '200', '--n_valid', '40', '--out', b).returncode == 0
+    import json
+    ca, cb = (json.loads((d/'config.json').read_text())['args'] for d in (a, b))
+    assert ca == cb and ca['n_train'] == 200 and ca['n_valid'] == 40
+    assert same_weights(a/'model.pth', b/'model.pth')
