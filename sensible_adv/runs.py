@@ -4,8 +4,8 @@
 
 # %% ../nbs/09_runs.ipynb #0e7898e9
 from __future__ import annotations
-import csv, io, json, platform, random, re, sys, time, warnings
-from contextlib import nullcontext
+import csv, io, json, platform, random, re, signal, sys, threading, time, warnings
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 import numpy as np
 import torch
@@ -26,8 +26,9 @@ from .learner import *
 
 # %% auto #0
 __all__ = ['TRAIN_KEYS', 'RUN_FILES', 'DEMO_METHODS', 'DEMO_FILES', 'DEMO_SETTINGS', 'check_name', 'refuse_overwrite',
-           'rng_state', 'set_rng_state', 'read_checkpoint', 'RunFolder', 'load_checkpoint', 'read_config',
-           'last_checkpoint', 'train', 'load_run_folder', 'load_run', 'evaluate_run', 'plot_eps_curves', 'demo']
+           'rng_state', 'set_rng_state', 'read_checkpoint', 'deferred_interrupt', 'RunFolder', 'load_checkpoint',
+           'read_config', 'last_checkpoint', 'train', 'load_run_folder', 'load_run', 'evaluate_run', 'plot_eps_curves',
+           'demo']
 
 # %% ../nbs/09_runs.ipynb #789ec8be
 TRAIN_KEYS = ('dataset', 'method', 'arch', 'width', 'eps', 'steps', 'step', 'c', 'beta', 'tau', 'warmup',
@@ -95,6 +96,17 @@ def _number(v):
     "A hyper-parameter as a plain Python number (fastai's schedulers set NumPy scalars, which `weights_only` loading refuses)."
     return v.item() if isinstance(v, (np.generic, np.ndarray, torch.Tensor)) else v
 
+@contextmanager
+def deferred_interrupt():
+    "Context: a Ctrl-C (SIGINT) inside is held back and raised as `KeyboardInterrupt` on exit, so the writes inside finish together."
+    if threading.current_thread() is not threading.main_thread(): yield; return
+    got, old = [], signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, lambda *a: got.append(True))
+    try: yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+        if got: raise KeyboardInterrupt
+
 def _cell(v):
     "A log value as a CSV cell."
     if isinstance(v, torch.Tensor): v = v.item()
@@ -130,10 +142,11 @@ class RunFolder(Callback):
         ck = dict(format=1, epoch=self.epoch, model=unwrap_model(self.model).state_dict(),
                   opt=dict(state=list(sd['state']), hypers=[{k: _number(v) for k, v in h.items()} for h in sd['hypers']]), rng=rng_state(self.dls),
                   history=self.rows, names=names, smooth_loss=[torch.as_tensor(sl.val).detach().cpu(), int(sl.count)])
-        (self.folder/'checkpoints').mkdir(exist_ok=True)
-        atomic_write(self.folder/'checkpoints'/f'epoch_{self.epoch}.pth', save=lambda p: torch.save(ck, p))
         buf = io.StringIO(); csv.writer(buf, lineterminator='\n').writerows([names] + self.rows)
-        atomic_write(self.folder/'history.csv', buf.getvalue())
+        (self.folder/'checkpoints').mkdir(exist_ok=True)
+        with deferred_interrupt():  # the checkpoint, then its log row: the log never shows an epoch that is not saved
+            atomic_write(self.folder/'checkpoints'/f'epoch_{self.epoch}.pth', save=lambda p: torch.save(ck, p))
+            atomic_write(self.folder/'history.csv', buf.getvalue())
 
     def after_fit(self):
         if self._logger is not None: self.learn.logger, self._logger = self._logger, None

@@ -74,7 +74,9 @@ def test_interrupt_then_resume_is_exact(tmp_path, reference, sig):
     assert not (out/'model.pth').exists()
     done = checkpoints(out)
     assert done and all(n.startswith('epoch_') and n.endswith('.pth') for n in done), done   # no half-written file under its name
-    assert len(history(out)) == len(done)                                                   # one log row per finished epoch
+    # one log row per saved epoch (Ctrl-C waits for the pair of writes; a kill between them leaves the log a row behind,
+    # which the resume repairs from the checkpoint)
+    assert len(history(out)) == len(done) if sig == signal.SIGINT else len(done) - 1 <= len(history(out)) <= len(done)
     before = {n: (out/'checkpoints'/n).read_bytes() for n in done}
     r = train(out, 3, '--resume')
     assert r.returncode == 0, r.stderr
