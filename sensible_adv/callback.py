@@ -83,9 +83,11 @@ class AdversarialCallback(Callback):
     def before_batch(self):
         if len(self.xb) != 1 or len(self.yb) != 1:
             raise ValueError(f"{type(self).__name__} needs batches of one input and one target; got {len(self.xb)} and {len(self.yb)}")
-        x, y = to_pixels(self.xb[0], self.norm_stats, self.attack.bounds), _plain(self.yb[0])
-        if self._net is None: self._net = pixel_model(unwrap_model(self.model), self.norm_stats, x.device)
-        model = self._net
+        if self._net is None:       # once per fit: the statistics move to the batch's device, the pixel model is built
+            dev = self.xb[0].device
+            if self.norm_stats is not None: self.norm_stats = tuple(s.to(dev) for s in self.norm_stats)
+            self._net = pixel_model(unwrap_model(self.model), self.norm_stats, dev)
+        x, y, model = to_pixels(self.xb[0], self.norm_stats, self.attack.bounds), _plain(self.yb[0]), self._net
         if not self._checked: self._check(x, y)
         x_adv = self.perturb(model, x, y)
         xn = x_adv if self.norm_stats is None else model.normalize(x_adv)
@@ -115,7 +117,7 @@ class AdversarialCallback(Callback):
 
     def after_loss(self):
         p, y = _plain(self.pred).detach(), _plain(self.yb[0])
-        self._add(n=torch.tensor(float(len(y)), device=p.device), adv_loss=ce_loss(p, y).sum(),
+        self._add(n=p.new_full((), float(len(y))), adv_loss=ce_loss(p, y).sum(),   # new_full: no host-to-device copy
                   adv_acc=(p.argmax(1) == y).sum())
 
     def after_batch(self): self.clean_pred = self._clean_xb = None
@@ -149,7 +151,7 @@ class SensibleAdversarialTraining(AdversarialCallback):
     def perturb(self, model, x, y):
         self.attack.adaptive = self.epoch >= self.warmup
         res = self.attack.run(model, x, y)
-        counts = torch.bincount(res.status.long(), minlength=len(STATUS)).float()
+        counts = (res.status[:, None] == torch.arange(len(STATUS), device=res.status.device)).sum(0).float()  # bincount would sync
         self._add(**{k: counts[i] for i, k in enumerate(STATUS)})
         return res.x_adv
 
