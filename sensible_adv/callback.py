@@ -236,6 +236,11 @@ class RobustAccuracy(Metric):
         with torch.no_grad(): self.correct += (model(x_adv).argmax(1) == y).sum()
         self.count += k
     @property
-    def value(self): return (self.correct / self.count).item() if self.count else None
+    def value(self):
+        c = torch.stack([torch.as_tensor(self.correct, dtype=torch.float64).cpu(), torch.tensor(float(self.count), dtype=torch.float64)])
+        if torch.distributed.is_available() and torch.distributed.is_initialized():   # every rank's attacks count
+            dev = 'cuda' if torch.distributed.get_backend() == 'nccl' else 'cpu'
+            c = c.to(dev); torch.distributed.all_reduce(c); c = c.cpu()
+        return (c[0] / c[1]).item() if c[1] > 0 else None
     @property
     def name(self): return self._name

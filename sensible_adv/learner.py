@@ -5,8 +5,13 @@
 # %% ../nbs/08_learner.ipynb #6f073dd5
 from __future__ import annotations
 from functools import partial
-import inspect
+import inspect, os
+import torch
 from torch import nn
+import torch.distributed as dist
+from fastai.callback.core import Callback
+from fastai.torch_core import rank_distrib, num_distrib
+from fastcore.basics import noop
 from fastai.learner import Learner
 from fastai.metrics import accuracy
 from fastai.optimizer import SGD, Adam
@@ -17,7 +22,8 @@ from .data import *
 from .models import *
 
 # %% auto #0
-__all__ = ['method_options', 'method_callbacks', 'dataset_model', 'build_learner']
+__all__ = ['method_options', 'method_callbacks', 'init_distributed', 'DistributedRun', 'shard_train', 'dataset_model',
+           'build_learner']
 
 # %% ../nbs/08_learner.ipynb #c556c8ba
 def method_options(method:str) -> tuple:
@@ -41,6 +47,35 @@ def method_callbacks(method:str,           # one of `METHODS`
     given = dict(c=c, beta=beta, tau=tau, warmup=warmup)
     return [adversarial_callback(method, eps=eps, steps=check_int(steps, 'steps', lo=1), step=step,
                                  **{k: given[k] for k in opts if k in given})]
+
+# %% ../nbs/08_learner.ipynb #67558f24
+def init_distributed() -> torch.device|None:
+    "Join the process group `torchrun` set up in the environment (if `WORLD_SIZE` > 1); the process's device, or `None` if not distributed."
+    if int(os.environ.get('WORLD_SIZE', 1)) <= 1: return None
+    cuda = torch.cuda.is_available()
+    dev = torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0))) if cuda else torch.device('cpu')
+    if cuda: torch.cuda.set_device(dev)
+    if not dist.is_initialized(): dist.init_process_group('nccl' if cuda else 'gloo')
+    return dev
+
+class DistributedRun(Callback):
+    "Wrap the model in `DistributedDataParallel` for the fit (order 11, as fastai's `DistributedTrainer`); ranks > 0 log nothing."
+    order = 11
+    def before_fit(self):
+        dev = next(self.model.parameters()).device
+        self.learn.model = nn.parallel.DistributedDataParallel(self.model, device_ids=[dev] if dev.type == 'cuda' else None)
+        if rank_distrib(): self._logger, self.learn.logger = self.learn.logger, noop
+    def after_fit(self):
+        self.learn.model = self.learn.model.module
+        if rank_distrib(): self.learn.logger = self._logger
+
+def shard_train(dls, rank:int, world:int, seed:int=0):
+    "Give this rank its shard of `dls`' training set: every `world`-th image of a seeded permutation."
+    ds = dls.train.dataset
+    if not isinstance(ds, ArrayDataset): raise TypeError(f"sharding needs the library's `ArrayDataset`; got {type(ds).__name__}")
+    idx = torch.randperm(len(ds), generator=torch.Generator().manual_seed(seed))[rank::world].sort().values
+    dls.loaders[0] = dls.train.new(ArrayDataset(ds.x[idx], ds.y[idx], ds.vocab, ds.split_idx))
+    return dls
 
 # %% ../nbs/08_learner.ipynb #35a4b4b6
 def dataset_model(dataset:str,          # one of `DATASETS`
@@ -73,8 +108,9 @@ def build_learner(dataset:str='digits',  # one of `DATASETS`
     seed_everything(seed)
     eps = check_eps(dataset_info(dataset).eps if eps is None else eps)
     cbs = method_callbacks(method, eps, **method_kw)
-    dev = get_device(device)
+    dev = init_distributed() or get_device(device)
     dls = get_dls(dataset, root=root, bs=bs, n_train=n_train, n_valid=n_valid, download=download, seed=seed, device=dev)
+    if num_distrib() > 1: dls, cbs = shard_train(dls, rank_distrib(), num_distrib(), seed), cbs + [DistributedRun()]
     opt_func = Adam if opt == 'adam' else partial(SGD, mom=0.9)
     return Learner(dls, dataset_model(dataset, arch, width).to(dev), loss_func=nn.CrossEntropyLoss(), opt_func=opt_func,
                    wd=wd, metrics=accuracy, cbs=cbs)

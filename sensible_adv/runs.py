@@ -14,7 +14,7 @@ from fastcore.basics import store_attr, noop
 from fastcore.foundation import L
 from fastai.callback.core import Callback, CancelEpochException
 from fastai.learner import Learner, Recorder
-from fastai.torch_core import rank_distrib
+from fastai.torch_core import rank_distrib, num_distrib
 import sensible_adv
 from .core import *
 from .attacks import *
@@ -241,7 +241,8 @@ def train(dataset:str='digits',  # dataset: one of `DATASETS` (digits, fashion_m
     if not resume and rank_distrib() == 0:
         cfg = dict(args=args, root=root, eps_used=dataset_info(dataset).eps if eps is None else eps,
                    arch_used=arch or dataset_info(dataset).default_arch, sensible_adv=sensible_adv.__version__,
-                   torch=torch.__version__, python=platform.python_version(), device=str(get_device(device)))
+                   torch=torch.__version__, python=platform.python_version(), device=str(next(learn.model.parameters()).device),
+                   world_size=max(num_distrib(), 1), train_images_per_rank=len(learn.dls.train.dataset))
         atomic_write(out/'config.json', json.dumps(cfg, indent=1))
     if ck is not None: load_checkpoint(learn, ck)
     start = 0 if ck is None else ck['epoch'] + 1

@@ -97,3 +97,37 @@ def test_ddp_two_ranks_stay_in_sync():
             # the DDP wrapper ran only the training forwards (TRADES: adversarial + clean), never an attack forward
             # (each of which would broadcast buffers: a collective inside a search that stops at different steps per rank)
             assert r0['forwards'] == r1['forwards'] == N_STEPS * (2 if method == 'trades' else 1), (method, r0['forwards'])
+
+def _torchrun(out, *extra, timeout=300):
+    "`torchrun --nproc_per_node 2 -m sensible_adv.cli train ...` on CPU (gloo, loopback), as a user starts it."
+    cmd = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2', '--master_addr', '127.0.0.1',
+           '--master_port', str(_free_port()), '-m', 'sensible_adv.cli', 'train', '--dataset', 'digits', '--method', 'sense',
+           '--n-train', '400', '--n-valid', '60', '--bs', '50', '--epochs', '2', '--quiet', '--out', str(out), *extra]
+    import subprocess
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, 'OMP_NUM_THREADS': '1', 'PYTHONPATH': os.pathsep.join(sys.path)})
+
+def test_torchrun_cli_trains_one_run_folder_and_resumes(tmp_path):
+    "Two gloo processes train one run (each on its half of the data), rank 0 writes one folder, and a resume continues it."
+    if not dist.is_available() or not dist.is_gloo_available(): pytest.skip('torch.distributed with gloo is not available')
+    import csv
+    out = tmp_path/'run'
+    r = _torchrun(out)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert sorted(p.name for p in out.iterdir()) == ['checkpoints', 'config.json', 'history.csv', 'model.pth']
+    assert sorted(p.name for p in (out/'checkpoints').iterdir()) == ['epoch_0.pth', 'epoch_1.pth']
+    import json
+    cfg = json.loads((out/'config.json').read_text())
+    assert (cfg['world_size'], cfg['train_images_per_rank']) == (2, 200), cfg   # two ranks, each on half of the 400
+    rows = list(csv.DictReader(open(out/'history.csv')))
+    assert [h['epoch'] for h in rows] == ['0', '1'], rows          # one log, not one per rank
+    ck = torch.load(out/'checkpoints'/'epoch_1.pth', weights_only=True)
+    assert not any(k.startswith('module.') for k in ck['model'])   # the plain model's weights, not the DDP wrapper's
+    w = torch.load(out/'model.pth', weights_only=True)
+    # the last checkpoint lost: the two processes resume from epoch 0 and write epoch 1 again
+    (out/'checkpoints'/'epoch_1.pth').unlink(); (out/'model.pth').unlink()
+    r = _torchrun(out, '--resume')
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert [h['epoch'] for h in csv.DictReader(open(out/'history.csv'))] == ['0', '1']
+    w2 = torch.load(out/'model.pth', weights_only=True)
+    assert w.keys() == w2.keys() and all(torch.equal(w[k], w2[k]) for k in w), 'resume under DDP changed the weights'
