@@ -192,8 +192,8 @@ def add_toc(soup):
 
 class Site:
     "The pages and what each needs of the others: titles, the sidebar, where links lead; problems go to `errors`/`warnings`."
-    def __init__(self, nbs_path, proc_path, out, cfg):
-        self.nbs, self.proc, self.out = Path(nbs_path).resolve(), Path(proc_path), Path(out)
+    def __init__(self, nbs_path, proc_path, out, cfg, repo=ROOT):
+        self.nbs, self.proc, self.out, self.repo = Path(nbs_path).resolve(), Path(proc_path), Path(out), Path(repo).resolve()
         self.pages = {nb.relative_to(self.nbs).as_posix(): nb.relative_to(self.nbs).with_suffix('.html').as_posix()
                       for nb in notebooks(self.nbs)}
         self.meta = {rel: front_matter(nbformat.read(self.proc/rel, as_version=4)) for rel in self.pages}
@@ -251,17 +251,17 @@ class Site:
         if parts.scheme or parts.netloc or not parts.path: return url  # the web, mailto:, data:, `#anchor`
         path = unquote(parts.path)
         # as written (relative to the notebook), else relative to the README's folder (the repository root)
-        target = next((t for t in ((self.nbs/page).parent/path, ROOT/path) if t.exists()), None)
+        target = next((t for t in ((self.nbs/page).parent/path, self.repo/path) if t.exists()), None)
         if target is None: return None
         target = target.resolve()
         rel_nbs = target.relative_to(self.nbs).as_posix() if target.is_relative_to(self.nbs) else None
         if rel_nbs in self.pages: return self._local(page, self.pages[rel_nbs], parts.fragment)
         if rel_nbs and target.is_file():  # a figure or data file beside the notebooks: copied into the site
             self.assets.add(rel_nbs); return self.href(page, rel_nbs, parts.fragment)
-        if target.is_relative_to(ROOT):  # the rest of the repository: its page on GitHub
+        if target.is_relative_to(self.repo):  # the rest of the repository: its page on GitHub
             kind = 'blob' if target.is_file() else 'tree'
             frag = f'#{parts.fragment}' if parts.fragment else ''
-            return f'{self.git_url}/{kind}/{self.branch}/{target.relative_to(ROOT).as_posix()}{frag}'
+            return f'{self.git_url}/{kind}/{self.branch}/{target.relative_to(self.repo).as_posix()}{frag}'
         return None
 
     def _local(self, page, target_html, fragment):
