@@ -247,7 +247,7 @@ def test_render_cells(tmp_path):
     md_out = nbformat.v4.new_output('execute_result', data={'text/markdown': '### f\n\n[source](https://github.com/me/proj/f.py){target="_blank"}\n\n*Doc of $f$.*', 'text/plain': 'x'})
     cells = [
         nbformat.v4.new_markdown_cell('## The part\n\nMath $x^2$ and a [figure](fig.png), [home](index.ipynb), '
-                                      '[f](https://me.github.io/proj/a.html#f), [code](../setup.py).'),
+                                      '[f](https://me.github.io/proj/a.html#f), [code](../setup.py), [by name](index.html).'),
         nbformat.v4.new_code_cell('#| echo: false\n#| output: asis\nshow_doc(f)', outputs=[md_out]),
         nbformat.v4.new_code_cell('#| hide\nsecret = 1'),
         nbformat.v4.new_code_cell('#| include: false\nalso_secret = 1'),
@@ -274,7 +274,7 @@ def test_render_cells(tmp_path):
     assert main.select_one('.cell-output-display table.dataframe')
     assert main.select_one('.cell-output-display img')['src'] == f'data:image/png;base64,{PNG}'
     assert [a['href'] for a in main.select('.cell-markdown a')] == \
-        ['fig.png', 'index.html', 'a.html#f', 'https://github.com/me/proj/blob/main/setup.py']
+        ['fig.png', 'index.html', 'a.html#f', 'https://github.com/me/proj/blob/main/setup.py', 'index.html']
     assert s.assets == {'fig.png'} and not s.errors
     assert not re.search(r'In&nbsp;\[|Out\[|In \[', str(page))
 

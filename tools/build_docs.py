@@ -239,7 +239,7 @@ class Site:
         fm, depth = self.meta[page], page.count('/')
         desc = fm.get('description', '')
         return dict(title=self.title, page_title=self.title_of(page), description=desc,
-                    description_text=re.sub(r'[`*_]', '', desc), root='../' * depth, sidebar=self.sidebar_for(page),
+                    description_text=re.sub(r'[`*]', '', desc), root='../' * depth, sidebar=self.sidebar_for(page),
                     mathjax=MATHJAX, extra_css=self.css, git_url=self.git_url)
 
     def link(self, url, page):
@@ -250,6 +250,10 @@ class Site:
             return self._local(page, self.pages[rel], parts.fragment) if rel else None
         if parts.scheme or parts.netloc or not parts.path: return url  # the web, mailto:, data:, `#anchor`
         path = unquote(parts.path)
+        if path.endswith('.html'):  # a page by its rendered name: ours (`03_sensible.html`) or Quarto's (`sensible.html`)
+            here = posixpath.normpath(posixpath.join(posixpath.dirname(page), path))
+            rel = next((nb for nb, h in self.pages.items() if h == here), None) or self.published.get(here)
+            if rel: return self._local(page, self.pages[rel], parts.fragment)
         # as written (relative to the notebook), else relative to the README's folder (the repository root)
         target = next((t for t in ((self.nbs/page).parent/path, self.repo/path) if t.exists()), None)
         if target is None: return None
