@@ -3,7 +3,7 @@
 #   make demo       the library's main job (`sensible_adv demo`)
 #   make test       library == export of notebooks, notebooks clean, nbdev_test (all notebooks), pytest
 #   make test-slow  the heavy notebook cells flagged `slow` and `cross` (settings.ini tst_flags)
-#   make docs       the docs site's sources (_proc/) and a local HTML rendering of every page (_site_local/)
+#   make docs       the docs site offline: nbdev's processed pages (_proc/), then the site in _site_local/
 #   make readme     README.md from nbs/index.ipynb
 #   make clean      remove build outputs (keeps .venv; `make distclean` removes it too)
 #
@@ -85,8 +85,10 @@ test: check-export check-clean nbtest pytest
 test-slow: $(STAMP)
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers $(N_WORKERS) --timing --flags "slow cross"
 
+# Quarto (nbdev_docs, nbdev_preview) renders the published site; this builds the same pages without it, offline,
+# with the sidebar, links and math of that site (tools/build_docs.py). Open _site_local/index.html.
 docs: $(STAMP)
-	$(BIN)/python tools/build_docs.py
+	$(BIN)/python tools/build_docs.py --n_workers $(N_WORKERS)
 
 readme: $(STAMP)
 	$(BIN)/python tools/make_readme.py nbs/index.ipynb README.md

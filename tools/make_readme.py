@@ -3,15 +3,21 @@
 
 `nbdev_readme` renders the README with Quarto, which cannot be installed everywhere. This does the same job with
 `jupyter nbconvert`'s Markdown exporter: it drops cells hidden with `#| hide` (and `#| include: false`), strips
-the `#|` directive lines from the code cells it keeps, and converts the rest.
+the `#|` directive lines from the code cells it keeps, and converts the rest. Links the notebook writes relative
+to itself (`12_experiments.ipynb`) are rewritten relative to the README's folder (`nbs/12_experiments.ipynb`), so
+they work on GitHub too.
 Usage: make_readme.py [NOTEBOOK [OUT]]   (OUT '-' writes to stdout)
 """
-import re, sys
+import os, re, sys
+from pathlib import Path
+from urllib.parse import urlsplit
 import nbformat
 from nbconvert import MarkdownExporter
 
 _directive = re.compile(r'^\s*#\s*\|\s*(.*?)\s*$')
 _hidden = {'hide', 'include: false', 'include:false'}
+_link = re.compile(r'(!?\[[^\]\n]*\]\()([^)\s]+)((?:\s+"[^"]*")?\))')
+ROOT = Path(__file__).resolve().parents[1]  # where README.md lives
 
 def _directives(src):
     "The `#|` directives at the top of a cell's source, and the source without them."
@@ -20,11 +26,25 @@ def _directives(src):
     while i < len(lines) and (m := _directive.match(lines[i])): out.append(m.group(1).lower()); i += 1
     return out, '\n'.join(lines[i:])
 
-def readme_markdown(nb_path):
-    "The README's Markdown text for the notebook at `nb_path`."
+def readme_link(url, nb_dir, readme_dir):
+    "A link from the notebook's folder as the README (in `readme_dir`) must write it; web links and anchors unchanged."
+    parts = urlsplit(url)
+    if parts.scheme or parts.netloc or not parts.path or parts.path.startswith('/'): return url
+    target = Path(nb_dir)/parts.path
+    if not target.exists(): return url  # already relative to the README, or broken: the docs build reports it
+    rel = Path(os.path.relpath(target.resolve(), Path(readme_dir).resolve())).as_posix()
+    return rel + (f'#{parts.fragment}' if parts.fragment else '')
+
+def relink(md, nb_dir, readme_dir):
+    "Markdown with its inline links and images made relative to the README's folder."
+    return _link.sub(lambda m: m.group(1) + readme_link(m.group(2), nb_dir, readme_dir) + m.group(3), md)
+
+def readme_markdown(nb_path, readme_dir=ROOT):
+    "The README's Markdown text for the notebook at `nb_path`, its links relative to `readme_dir`."
     nb = nbformat.read(nb_path, as_version=4)
     cells = []
     for c in nb.cells:
+        if c.cell_type == 'markdown': c.source = relink(c.source, Path(nb_path).parent, readme_dir)
         if c.cell_type == 'code':
             ds, body = _directives(c.source)
             if _hidden & set(ds) or not body.strip(): continue
@@ -38,6 +58,6 @@ def readme_markdown(nb_path):
 if __name__ == '__main__':
     nb_path = sys.argv[1] if len(sys.argv) > 1 else 'nbs/index.ipynb'
     out = sys.argv[2] if len(sys.argv) > 2 else 'README.md'
-    md = readme_markdown(nb_path)
+    md = readme_markdown(nb_path, Path(out).parent if out != '-' else ROOT)
     if out == '-': sys.stdout.write(md)
     else: open(out, 'w', encoding='utf-8').write(md)
