@@ -138,15 +138,24 @@ class SensibleAdversarialTraining(AdversarialCallback):
                  steps:int=10,             # maximum number of PGD steps K
                  c:float=DEFAULT_C,        # true-class probability threshold in (0, 1]; c=1 is natural training
                  warmup:int=DEFAULT_WARMUP, # epochs in non-adaptive mode (paper: 10 of 300 for WRN, 5 for smaller nets)
-                 nat_weight:float=0.,      # weight of an extra natural CE term (paper: 0)
+                 nat_weight:float|None=None, # weight of the natural CE term; `None`: 0 (the paper) for 'ce', 1 for 'kl'
                  norm:str='Linf',          # 'Linf' or 'L2'
                  bounds=(0., 1.),          # pixel range
                  compact:bool=True,        # drop frozen rows from the attack's passes (exact: the attack runs in eval mode)
                  show_stats:bool=True,     # add the training statistics to the progress table
+                 loss:str='ce',            # 'ce' (the paper) or 'kl': the authors' TRADES variant, loss KL(clean||sensible) + nat_weight*CE(clean)
                 ):
-        attack = SensibleAdversary(eps, step, steps, c, norm=norm, bounds=bounds, compact=compact, validate=False)
+        attack = SensibleAdversary(eps, step, steps, c, norm=norm, bounds=bounds, compact=compact, validate=False, loss=loss)
+        if nat_weight is None: nat_weight = 1. if loss == 'kl' else 0.
+        if loss == 'kl' and nat_weight <= 0:
+            raise ValueError("`nat_weight` must be > 0 with loss='kl': the KL term alone carries no label")
         super().__init__(attack, nat_weight, show_stats)
+        self.needs_clean = loss == 'kl'
         self.warmup = check_int(warmup, 'warmup', lo=0)
+
+    def loss(self, pred, y, clean_pred):
+        if self.attack.loss == 'ce': return super().loss(pred, y, clean_pred)
+        return kl_div(clean_pred, pred).mean() + self.nat_weight * self._old_lf(clean_pred, y)
 
     def perturb(self, model, x, y):
         self.attack.adaptive = self.epoch >= self.warmup

@@ -51,6 +51,7 @@ class SensibleAdversary(Attack):
                  keep_random_start:bool=True, # rows frozen at start are returned at the random start (else at x)
                  freeze_test:bool=True,     # False disables every freeze: plain CE PGD (for testing/ablation)
                  compact:bool=True,         # drop frozen rows from the forward/backward (exact in eval mode)
+                 loss:str='ce',             # 'ce': the paper's CE <= -log c; 'kl': the authors' TRADES variant, KL(p(x)||p(x')) <= -log c
                  **kwargs):
         super().__init__(eps, **kwargs)
         self.steps = check_int(steps, 'steps', lo=0)
@@ -58,9 +59,10 @@ class SensibleAdversary(Attack):
         self.c = check_range(c, 'c', 0, 1, lo_open=True)
         self.adaptive, self.random_start, self.keep_random_start = adaptive, random_start, keep_random_start
         self.freeze_test, self.compact = freeze_test, compact
+        self.loss = check_choice(loss, 'loss', ('ce', 'kl'))
 
     @property
-    def label(self): return f'sensible-{self.steps} (c={self.c:g})'
+    def label(self): return f'sensible-{self.steps} (c={self.c:g}' + (', KL)' if self.loss == 'kl' else ')')
 
     def run(self, model:nn.Module, x:Tensor, y:Tensor) -> SensibleResult:
         "The sensible adversarial examples and the per-example bookkeeping."
@@ -84,6 +86,10 @@ class SensibleAdversary(Attack):
         with torch.enable_grad():
             z = model(x + d); L = ce_loss(z, y)
         frozen = ((z.argmax(1) != y) | (L > cut)) if self.freeze_test else torch.zeros_like(y, dtype=torch.bool)
+        if self.loss == 'kl':                            # the authors' variant: after the start, KL to the clean prediction
+            with torch.no_grad(): ref = model(x)
+            lossf = lambda z, rows, ya: kl_div(ref[rows], z)
+        else: lossf = lambda z, rows, ya: ce_loss(z, ya)
         status.masked_fill_(frozen, 0); fstep.masked_fill_(frozen, 0)
         delta = d.detach().clone()
         if not self.keep_random_start: delta.masked_fill_(frozen.reshape(shape), 0.)
@@ -105,7 +111,7 @@ class SensibleAdversary(Attack):
             if adaptive or k < K:                          # the forward feeds the freeze test and the next gradient
                 da = d_try.requires_grad_(True)
                 with torch.enable_grad():
-                    La = ce_loss(model(xa + da), ya)
+                    La = lossf(model(xa + da), rows, ya)
             if adaptive:
                 newly = (La > cut) & ~fz
                 fstep.index_put_((rows,), torch.where(newly, k, fstep[rows]))
