@@ -190,25 +190,29 @@ def measure(spec:dict, base, bs_all:list, warmup:int, device) -> dict:
     if spec['compiled']: torch._dynamo.reset(); torch._dynamo.utils.counters.clear(); model.compile()
     syncs = SyncCount(warmup - 1) if device.type == 'cuda' and warmup >= 2 else None
     t = time.perf_counter()
-    if spec['loop'] == 'hand':
-        if spec['channels_last']: model.to(memory_format=torch.channels_last)
-        attack = probe.wrap(SensibleAdversary(EPS, STEP, K, C, validate=False))
-        opt = OPT(model.parameters(), lr=LR)
-        torch.manual_seed(0)                        # as `SeedFirstBatch` does in the Learner
-        secs = hand_loop(model, bs, opt, attack, spec['precision'], warmup)
-    else:
-        cb = callback(spec['method'])
-        cbs = ([ChannelsLast()] if spec['channels_last'] else []) + precision_callbacks(device, spec['precision'])
-        cbs += [probe.attach(cb) if cb is not None else None, syncs, SeedFirstBatch(0)]
-        secs = fastai_loop(model, bs, cbs, partial(OptimWrapper, opt=OPT), LR, warmup)
+    try: secs = _train(spec, model, bs, probe, syncs, warmup, device)
+    finally:
+        if syncs is not None: syncs._off()          # an exception inside its window must not leave sync warnings on
     row = dict(spec, images_per_second=n_timed * len(bs[0][1]) / secs, step_seconds=secs / n_timed,
                wall_seconds=time.perf_counter() - t, **probe.result())
     if device.type == 'cuda':
         row.update(peak_memory_gib=torch.cuda.max_memory_allocated(device) / 2**30, resident_gib=resident / 2**30)
     if syncs is not None: row['host_syncs_per_step'] = syncs.count
     if spec['compiled']: row['dynamo_graphs'] = torch._dynamo.utils.counters['stats']['unique_graphs']
-    del model
     return row
+
+def _train(spec, model, bs, probe, syncs, warmup, device) -> float:
+    "Train `model` on `bs` in the row's loop; the seconds of the timed batches."
+    if spec['loop'] == 'hand':
+        if spec['channels_last']: model.to(memory_format=torch.channels_last)
+        attack = probe.wrap(SensibleAdversary(EPS, STEP, K, C, validate=False))
+        opt = OPT(model.parameters(), lr=LR)
+        torch.manual_seed(0)                        # as `SeedFirstBatch` does in the Learner
+        return hand_loop(model, bs, opt, attack, spec['precision'], warmup)
+    cb = callback(spec['method'])
+    cbs = ([ChannelsLast()] if spec['channels_last'] else []) + precision_callbacks(device, spec['precision'])
+    cbs += [probe.attach(cb) if cb is not None else None, syncs, SeedFirstBatch(0)]
+    return fastai_loop(model, bs, cbs, partial(OptimWrapper, opt=OPT), LR, warmup)
 
 # ---------------------------------------------------------------------------------------------------- planning
 def plan(archs, batch_sizes, batches_timed:int, device, compiled:bool) -> list:
@@ -254,12 +258,12 @@ def derive(rows:list, checks:list, flops:dict, peak) -> list:
     "The comparisons the targets are about, per (arch, batch size, precision); `meets` is reported, not asserted."
     out = []
     for r in rows:
-        if r['method'] != 'natural' or not r.get('images_per_second') or r['compiled']: continue
+        if r['method'] != 'natural' or not r.get('images_per_second'): continue
         f = flops.get(f"{r['arch']}/{r['batch_size']}")
         if not f: continue
         achieved = f / r['step_seconds']
         d = dict(figure='natural_flops', arch=r['arch'], batch_size=r['batch_size'], precision=r['precision'],
-                 channels_last=r['channels_last'], achieved_tflops=achieved / 1e12, value=None)
+                 channels_last=r['channels_last'], compiled=r['compiled'], achieved_tflops=achieved / 1e12, value=None)
         if peak and r['precision'] in ('bf16', 'fp16'): d.update(value=achieved / peak, meets=achieved / peak >= 0.35)
         out.append(d)
     keys = sorted({(r['arch'], r['batch_size'], r['precision']) for r in rows if r['method'] == 'sensible'})
@@ -273,6 +277,12 @@ def derive(rows:list, checks:list, flops:dict, peak) -> list:
             ratio, bound = fa['step_seconds'] / pgd['step_seconds'], 1 - fa['skipped_row_steps'] + 0.05
             out.append(dict(figure='sensible_over_pgd', arch=arch, batch_size=bs, precision=p, value=ratio,
                             skipped_row_steps=fa['skipped_row_steps'], bound=bound, meets=ratio <= bound))
+    for r in rows:
+        if not (r['compiled'] and r.get('images_per_second')): continue
+        eager = _find(rows, arch=r['arch'], batch_size=r['batch_size'], method=r['method'], loop=r['loop'],
+                      precision=r['precision'], channels_last=r['channels_last'], compiled=False)
+        if eager: out.append(dict(figure='compile_speedup', arch=r['arch'], batch_size=r['batch_size'], precision=r['precision'],
+                                  method=r['method'], value=r['images_per_second'] / eager['images_per_second']))
     for c in checks:
         if c['attack'] == 'sensible' and c['host_syncs'] is not None:
             out.append(dict(figure='host_syncs', arch=c['arch'], batch_size=c['batch_size'], precision=c['precision'],
@@ -323,7 +333,9 @@ def print_summary(res:dict):
     print(f"\n{'figure':18s} {'arch':9s} {'bs':>4s} {'prec':4s} {'value':>8s} {'meets':5s}  detail")
     for d in res['derived']:
         detail = (f"bound {d['bound']:.3f} (skipped row-steps {d['skipped_row_steps']:.3f})" if 'bound' in d else
-                  f"{d['achieved_tflops']:.2f} TFLOP/s{'' if d['channels_last'] else ', no channels_last'}" if 'achieved_tflops' in d else
+                  f"{d['achieved_tflops']:.2f} TFLOP/s{'' if d['channels_last'] else ', no channels_last'}"
+                  f"{', compiled' if d['compiled'] else ''}" if 'achieved_tflops' in d else
+                  d['method'] if 'method' in d else
                   f"steps {d['steps']}" if 'steps' in d else '')
         print(f"{d['figure']:18s} {d['arch']:9s} {d['batch_size']:4d} {d['precision']:4s} {_fmt(d.get('value'), '8.3f')} "
               f"{str(d.get('meets', '-')):5s}  {detail}")
