@@ -72,9 +72,14 @@ make_venv() {
   else
     "$PYTHON" -m venv --without-pip --system-site-packages "$VENV" || return 1
   fi
-  # the base interpreter's pip installs into the venv (pip >= 22.3), so the venv needs no pip of its own (no ensurepip)
-  "$PYTHON" -m pip --python "$VENV/bin/python" install --quiet --disable-pip-version-check --no-index \
-      --find-links "$WHEELS" --no-deps -r "$WHEELS/requirements.txt"
+  # the base interpreter's pip installs into the venv (pip >= 22.3: --python), so the venv needs no pip of its own and
+  # no ensurepip (some images leave it out); an older pip: the venv's own, bootstrapped
+  local pip=("$PYTHON" -m pip --python "$VENV/bin/python")
+  if ! "${pip[@]}" --version >/dev/null 2>&1; then
+    pip=("$VENV/bin/python" -m pip)
+    "${pip[@]}" --version >/dev/null 2>&1 || "$VENV/bin/python" -m ensurepip --default-pip >/dev/null || return 1
+  fi
+  "${pip[@]}" install --quiet --disable-pip-version-check --no-index --find-links "$WHEELS" --no-deps -r "$WHEELS/requirements.txt"
 }
 
 write_env() {

@@ -21,7 +21,8 @@ says what each figure is compared with.
     python bench/gpu.py --smoke --device cpu    # the same code path: SmallCNN, bs 64, a few batches (< 1 min on 2 cores)
 
 Writes bench/results/gpu.json (with --smoke: bench/results/gpu_smoke.json), rewritten atomically after every row, so a
-run stopped by a time limit keeps what it measured. On CPU what is CUDA-only (peak memory, host-sync counts, fp16
+run stopped by a time limit keeps what it measured. Exit status 3 if some rows were not measured (an error such as an
+out-of-memory, or the --time-budget spent; each such row says why), else 0. On CPU what is CUDA-only (peak memory, host-sync counts, fp16
 autocast) is skipped, with the reason in the JSON's `skipped`.
 """
 import argparse, copy, gc, json, math, os, platform, sys, time, warnings
@@ -409,7 +410,11 @@ def main(argv=None):
     res['complete'] = True
     write_json(res, a.out)
     print(); print_summary(res)
-    print(f"\n{time.perf_counter() - t0:.0f} s; wrote {a.out}")
+    missing = [r for r in res['rows'] if r.get('error')]
+    print(f"\n{time.perf_counter() - t0:.0f} s; wrote {a.out}" +
+          (f"; {len(missing)} of {len(res['rows'])} rows not measured (their `error` says why)" if missing else ''))
     return res
 
-if __name__ == '__main__': main()
+if __name__ == '__main__':
+    # exit status 3 when some rows were not measured (an error, or the time budget): the JSON is complete either way
+    sys.exit(3 if any(r.get('error') for r in main()['rows']) else 0)
