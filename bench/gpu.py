@@ -64,8 +64,11 @@ def callback(method:str):
 # ---------------------------------------------------------------------------------------------------- watching
 class Probe:
     """Watches an attack without a host sync: eps-ball excess (max |x_adv - x| - eps) and pixel range of the examples of
-    the first `n` batches, and, for a sensible attack, the row-steps searched out of those allowed."""
-    def __init__(self, n:int): self.n, self.seen, self.ball, self.done, self.allowed = max(n, 1), 0, None, None, 0
+    the `warmup` batches (the first, if none), and, for a sensible attack, the row-steps searched out of those allowed
+    in the timed batches (after the warm-up: the ones the step time is measured on)."""
+    def __init__(self, warmup:int):
+        self.warmup, self.n, self.seen, self.ball = warmup, max(warmup, 1), 0, None
+        self.runs, self.done, self.allowed = 0, None, 0
 
     def see(self, x, x_adv):
         if self.seen >= self.n: return
@@ -75,6 +78,8 @@ class Probe:
         self.ball = s if self.ball is None else torch.stack([torch.maximum(self.ball[0], s[0]),
                                                              torch.minimum(self.ball[1], s[1]), torch.maximum(self.ball[2], s[2])])
     def count(self, res):
+        self.runs += 1
+        if self.runs <= self.warmup: return
         self.done = res.row_steps if self.done is None else self.done + res.row_steps
         self.allowed += res.status.numel() * res.steps
 
