@@ -5,6 +5,8 @@
 #   make test-slow  the heavy notebook cells flagged `slow` and `cross` (settings.ini tst_flags)
 #   make docs       the docs site offline: nbdev's processed pages (_proc/), then the site in _site_local/
 #   make readme     README.md from nbs/index.ipynb
+#   make bench-gpu  the GPU benchmark, bench/gpu.py (CUDA; its CPU twin: BENCH_GPU_ARGS='--smoke --device cpu')
+#   make device-wheels  .whl/: the wheels a GPU machine without network needs (bench/README.md)
 #   make clean      remove build outputs (keeps .venv; `make distclean` removes it too)
 #
 # The environment: `.venv` from `python3 -m venv`, the dev set pinned by constraints.txt (binary wheels only, so
@@ -32,10 +34,10 @@ PIP_NOISE := ^WARNING: Location 'file://.*' is ignored: it is neither a file nor
 HASH_LIB = find sensible_adv -type f -name '*.py' -not -path '*/__pycache__/*' | LC_ALL=C sort | xargs sha256sum
 HASH_NBS = find nbs -type f -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' -not -path '*/_proc/*' | LC_ALL=C sort | xargs sha256sum
 
-.PHONY: help venv demo test check-export check-clean nbtest pytest test-slow docs readme clean distclean
+.PHONY: help venv demo test check-export check-clean nbtest pytest test-slow bench-gpu device-wheels docs readme clean distclean
 
 help:
-	@sed -n '3,9p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,11p' Makefile | sed 's/^# \{0,1\}//'
 
 $(STAMP): constraints.txt settings.ini setup.py pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -84,6 +86,30 @@ test: check-export check-clean nbtest pytest
 
 test-slow: $(STAMP)
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers $(N_WORKERS) --timing --flags "slow cross"
+
+# The GPU benchmark: writes bench/results/gpu.json (with --smoke: gpu_smoke.json). One torch thread on CPU (see nbtest).
+BENCH_GPU_ARGS ?=
+bench-gpu: $(STAMP)
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(BIN)/python bench/gpu.py $(BENCH_GPU_ARGS)
+
+# The wheels a GPU machine's image lacks: it has torch, torchvision, scikit-learn, matplotlib, pandas and pytest, and no
+# network. The list is what `from fastai.vision.all import *` and `import sensible_adv.all` import beyond those (found by
+# importing them in a venv holding only the image's packages, adding what was missing), pinned to constraints.txt,
+# built for CPython $(DEVICE_PY) on manylinux x86_64 (`make device-wheels DEVICE_PY=3.11` adds the wheels of a local
+# 3.11 simulation beside them). .whl/requirements.txt lists the pins; bench/device_check.sh installs exactly those.
+DEVICE_PY ?= 3.12
+WHEELS ?= .whl
+DEVICE_WHEELS := fastai fastcore fastprogress fastdownload fasttransform plum-dispatch beartype rich python-fasthtml \
+                 anyio starlette itsdangerous requests urllib3 idna certifi charset-normalizer PyYAML
+device-wheels:
+	@mkdir -p $(WHEELS)
+	@for name in $(DEVICE_WHEELS); do \
+	  pin=$$(grep -i "^$$name==" constraints.txt) || { echo "$$name is not pinned in constraints.txt" >&2; exit 1; }; \
+	  $(PYTHON) -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: -d $(WHEELS) \
+	    --python-version $(DEVICE_PY) --platform manylinux2014_x86_64 --platform manylinux_2_28_x86_64 "$$pin" \
+	    2> >(grep -v "$(PIP_NOISE)" >&2); \
+	  echo "$$pin"; done > $(WHEELS)/requirements.txt
+	@echo "$(WHEELS)/: $$(ls $(WHEELS)/*.whl | wc -l) wheels, $$(du -sh $(WHEELS) | cut -f1); pins in $(WHEELS)/requirements.txt"
 
 # Quarto (nbdev_docs, nbdev_preview) renders the published site; this builds the same pages without it, offline,
 # with the sidebar, links and math of that site (tools/build_docs.py). Open _site_local/index.html.
