@@ -8,12 +8,14 @@ import json, time
 from pathlib import Path
 import pandas as pd
 from .core import *
+from .data import DATASET_INFO
 from .callback import METHOD_NAMES
 from .runs import train, evaluate_run
 
 # %% auto #0
 __all__ = ['FMNIST_RUNS', 'FMNIST_EVALS', 'SENSITIVITY_EVALS', 'SENSITIVITY_RUNS', 'CAPACITY_EVALS', 'CAPACITY_RUNS',
-           'PAPER_RUNS', 'run_study', 'results_table', 'show_results']
+           'PAPER_RUNS', 'FRONTIER_BASE', 'FRONTIER_EPS', 'FRONTIER', 'FRONTIER_SEEDS', 'run_study', 'results_table',
+           'show_results', 'frontier_jobs', 'run_frontier', 'collect_frontier', 'frontier_table', 'plot_frontier']
 
 # %% ../nbs/12_experiments.ipynb #c007b004
 def run_study(name:str,               # the study's name: results go to `out/<name>.json`
@@ -97,3 +99,112 @@ PAPER_RUNS = {
     'cifar10_trades': dict(dataset='cifar10', root='DATA', method='trades', beta=6., arch='wrn34', eps=8/255,
                            step=1.5/255, steps=10, opt='sgd', lr=0.1, wd=5e-4, bs=256, epochs=120, device='cuda'),
 }
+
+# %% ../nbs/12_experiments.ipynb #ce7ac368
+FRONTIER_BASE = dict(dataset='fashion_mnist', arch='small_cnn', epochs=3, n_train=4000, n_valid=1000, bs=128, lr=3e-3)
+FRONTIER_EPS = 0.1
+# name -> (method, knob, value, training arguments beyond FRONTIER_BASE); the order is the order of the work
+FRONTIER = {
+    'natural':       ('natural', None, None, {}),
+    'pgd':           ('pgd', 'eps_train', 0.1, {'eps': 0.1}),
+    'trades_b6':     ('trades', 'beta', 6., {'beta': 6.}),
+    'sense_c0.5':    ('sense', 'c', 0.5, {'c': 0.5}),
+    'sense_c0.7':    ('sense', 'c', 0.7, {'c': 0.7}),
+    'sense_c0.3':    ('sense', 'c', 0.3, {'c': 0.3}),
+    'trades_b1':     ('trades', 'beta', 1., {'beta': 1.}),
+    'pgd_eps0.05':   ('pgd', 'eps_train', 0.05, {'eps': 0.05}),
+    'sense_c0.9':    ('sense', 'c', 0.9, {'c': 0.9}),
+    'sense_c0.1':    ('sense', 'c', 0.1, {'c': 0.1}),
+    'trades_b3':     ('trades', 'beta', 3., {'beta': 3.}),
+    'sense_kl_c0.5': ('sense (KL)', 'c', 0.5, {'method': 'sense', 'c': 0.5, 'loss': 'kl'}),
+    'fat_t0':        ('fat', 'tau', 0, {'tau': 0}),
+    'fat_t2':        ('fat', 'tau', 2, {'tau': 2}),
+    'mart':          ('mart', 'beta', 6., {'beta': 6.}),
+}
+FRONTIER_SEEDS = (0, 1)
+
+def frontier_jobs(configs=FRONTIER, seeds=FRONTIER_SEEDS) -> list:
+    "`(config, seed)` pairs in the order of the work: every configuration's first seed before any second seed."
+    return [(name, s) for s in seeds for name in configs]
+
+def _frontier_train_kw(name, seed, configs=FRONTIER) -> dict:
+    "The `train` arguments of one frontier model."
+    method, _, _, extra = configs[name]
+    return {**FRONTIER_BASE, 'method': method, 'seed': seed, 'eps': FRONTIER_EPS, **extra}
+
+def run_frontier(root='runs/frontier',   # folder of the run folders
+                 out='results',          # folder of frontier.json
+                 jobs=None,              # `(config, seed)` pairs (default: `frontier_jobs()`)
+                 part=(0, 1),            # `(k, n)`: do every n-th job, starting at the k-th (parallel processes)
+                 n_nat:int=1000, n_adv:int=300, # test images for natural accuracy / for PGD-100 and AutoAttack
+                 configs=FRONTIER, log=print):
+    "Train and evaluate the frontier's models that are missing (resumable); rebuild `out/frontier.json` after each."
+    root = Path(root)
+    for i, (name, seed) in enumerate(jobs or frontier_jobs(configs)):
+        if i % part[1] != part[0]: continue
+        d = root/f'{name}_s{seed}'
+        if not (d/'model.pth').exists():
+            t = time.perf_counter()
+            train(out=str(d), quiet=True, resume=(d/'config.json').exists(), **_frontier_train_kw(name, seed, configs))
+            log(f"frontier/{name} seed {seed}: trained in {time.perf_counter() - t:.0f} s")
+        for rep, (attacks, n) in {'natural': ('fgsm', n_nat), 'adversarial': ('pgd100,aa', n_adv)}.items():
+            if not (d/f'{rep}.json').exists(): evaluate_run(str(d), attacks=attacks, n=n, name=rep, eps=FRONTIER_EPS, seed=seed)
+        res = collect_frontier(root, out, configs)
+        r = res.get(f'{name}/s{seed}')
+        if r: log(f"frontier/{name} seed {seed}: natural {r['natural']:.3f}, PGD-100 {r['pgd100']:.3f}, AutoAttack {r['autoattack']:.3f}")
+    return collect_frontier(root, out, configs)
+
+
+# %% ../nbs/12_experiments.ipynb #c5302ed0
+def _report(d:Path, name:str) -> dict|None:
+    p = d/f'{name}.json'
+    return json.loads(p.read_text()) if p.exists() else None
+
+def collect_frontier(root='runs/frontier', out='results', configs=FRONTIER) -> dict:
+    "One record per finished frontier model, from its run folder's reports; written atomically to `out/frontier.json`."
+    res = {}
+    for name, (method, knob, value, _) in configs.items():
+        for d in sorted(Path(root).glob(f'{name}_s*')):
+            nat, adv = _report(d, 'natural'), _report(d, 'adversarial')
+            if nat is None or adv is None: continue
+            acc = lambda rep, lbl: next((r for r in rep['rows'] if r['attack'] == lbl), {'accuracy': None, 'n': 0})
+            hist = pd.read_csv(d/'history.csv')
+            res[f'{name}/s{d.name.rsplit("_s", 1)[1]}'] = dict(
+                config=name, method=method, knob=knob, value=value, seed=int(d.name.rsplit('_s', 1)[1]),
+                n_natural=acc(nat, 'natural')['n'], natural=acc(nat, 'natural')['accuracy'],
+                n_adversarial=acc(adv, 'natural')['n'], natural_on_subset=acc(adv, 'natural')['accuracy'],
+                pgd100=acc(adv, 'PGD-100')['accuracy'], autoattack=acc(adv, 'AutoAttack')['accuracy'],
+                checks=adv['checks'], train_seconds=float(hist['time'].map(_secs).sum()))
+    Path(out).mkdir(parents=True, exist_ok=True)
+    atomic_write(Path(out)/'frontier.json', json.dumps(res, indent=1))
+    return res
+
+def frontier_table(path='results/frontier.json') -> pd.DataFrame:
+    "Mean and spread (min-max over seeds) of natural and AutoAttack accuracy per configuration, with the seeds and failed checks."
+    res = json.loads(Path(path).read_text())
+    df = pd.DataFrame(res.values())
+    if df.empty: return df
+    df['failed'] = df.checks.map(lambda cs: ', '.join(c['check'] for c in cs if not c['passed']))
+    g = df.groupby('config', sort=False)
+    return pd.DataFrame({'method': g.method.first(), 'knob': g.knob.first(), 'value': g.value.first(), 'seeds': g.seed.count(),
+                         'natural': g.natural.mean(), 'natural_spread': g.natural.max() - g.natural.min(),
+                         'pgd100': g.pgd100.mean(), 'autoattack': g.autoattack.mean(),
+                         'autoattack_spread': g.autoattack.max() - g.autoattack.min(),
+                         'train_s': g.train_seconds.mean(), 'failed checks': g.failed.agg(lambda f: '; '.join(x for x in f if x) or 'none')})
+
+def plot_frontier(path='results/frontier.json', out=None) -> 'plt.Figure':
+    "Natural vs AutoAttack accuracy, one line per method through its knob, error bars = min-max over seeds."
+    import matplotlib.pyplot as plt
+    t = frontier_table(path)
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    for method, g in t.groupby('method', sort=False):
+        g = g.sort_values('value') if g.value.notna().all() else g
+        ax.errorbar(g.autoattack, g.natural, xerr=g.autoattack_spread / 2, yerr=g.natural_spread / 2, marker='o', capsize=3,
+                    label=METHOD_NAMES.get(method, method))
+        for _, r in g.iterrows():
+            if r.knob: ax.annotate(f"{r.knob}={r.value:g}", (r.autoattack, r.natural), fontsize=6, xytext=(3, 3), textcoords='offset points')
+    ax.set(xlabel='AutoAttack accuracy (eps = 0.1)', ylabel='natural accuracy', title='Fashion-MNIST, SmallCNN: the trade-off frontier')
+    ax.grid(alpha=.3); ax.legend(fontsize=7)
+    fig.tight_layout()
+    if out is not None: atomic_write(out, save=lambda p: fig.savefig(p, dpi=120, format='png'))
+    return fig

@@ -40,11 +40,12 @@ def method_callbacks(method:str,           # one of `METHODS`
                      beta:float=DEFAULT_BETA, # weight of the robust term (`trades`, `mart`)
                      tau:int=DEFAULT_TAU,  # early-stopping slack (`fat`)
                      warmup:int=DEFAULT_WARMUP, # epochs of non-adaptive sensible search (`sense`)
+                     loss:str='ce',        # the sensible search's loss (`sense`): 'ce' (the paper) or 'kl' (the authors' TRADES variant)
                     ) -> list:
     "The training callbacks that implement `method` (an empty list for natural training)."
     opts = method_options(method)
     if method == 'natural': return []
-    given = dict(c=c, beta=beta, tau=tau, warmup=warmup)
+    given = dict(c=c, beta=beta, tau=tau, warmup=warmup, loss=loss)
     return [adversarial_callback(method, eps=eps, steps=check_int(steps, 'steps', lo=1), step=step,
                                  **{k: given[k] for k in opts if k in given})]
 

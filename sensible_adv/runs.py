@@ -32,7 +32,7 @@ __all__ = ['TRAIN_KEYS', 'RUN_FILES', 'DEMO_METHODS', 'DEMO_FILES', 'DEMO_SETTIN
 
 # %% ../nbs/09_runs.ipynb #789ec8be
 TRAIN_KEYS = ('dataset', 'method', 'arch', 'width', 'eps', 'steps', 'step', 'c', 'beta', 'tau', 'warmup',
-              'epochs', 'bs', 'lr', 'opt', 'wd', 'seed', 'n_train', 'n_valid')   # what a resume must repeat
+              'epochs', 'bs', 'lr', 'opt', 'wd', 'seed', 'n_train', 'n_valid', 'loss')   # what a resume must repeat
 RUN_FILES = ('config.json', 'history.csv', 'model.pth', 'checkpoints')            # what `force` may remove
 
 def _writable_dir(out, name:str='out') -> Path:
@@ -196,6 +196,7 @@ def train(dataset:str='digits',  # dataset: one of `DATASETS` (digits, fashion_m
           beta:float=DEFAULT_BETA, # TRADES / MART robust-term weight
           tau:int=DEFAULT_TAU,    # FAT early-stopping slack
           warmup:int=DEFAULT_WARMUP, # epochs of non-adaptive sensible search before the adaptive one
+          loss:str='ce',          # sensible search loss: ce (the paper) or kl (the authors' TRADES variant)
           epochs:int=10,          # training epochs (one-cycle schedule)
           arch:str=None,          # architecture, one of `ARCHS` (default: the dataset's usual one)
           width:int=None,         # width factor of the architecture
@@ -237,7 +238,7 @@ def train(dataset:str='digits',  # dataset: one of `DATASETS` (digits, fashion_m
         _writable_dir(out)
     learn = build_learner(dataset, method, arch=arch, width=width, eps=eps, bs=bs, n_train=n_train, n_valid=n_valid,
                           root=root, download=download, opt=opt, wd=wd, seed=seed, device=device,
-                          steps=steps, step=step, c=c, beta=beta, tau=tau, warmup=warmup)
+                          steps=steps, step=step, c=c, beta=beta, tau=tau, warmup=warmup, loss=loss)
     if not resume and rank_distrib() == 0:
         cfg = dict(args=args, root=root, eps_used=dataset_info(dataset).eps if eps is None else eps,
                    arch_used=arch or dataset_info(dataset).default_arch, sensible_adv=sensible_adv.__version__,
