@@ -331,7 +331,6 @@ def plot_eps_curves(curves:dict,       # method -> (list of eps, list of robust 
                     eps_train:float,   # the training radius, marked on the plot
                     path=None, title:str='') -> 'plt.Figure':
     "Robust accuracy against eps, one line per method."
-    import matplotlib; matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(6, 4))
     for name, (es, accs) in curves.items(): ax.plot(es, accs, marker='o', label=METHOD_NAMES.get(name, name))

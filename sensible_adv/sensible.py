@@ -134,7 +134,6 @@ def plot_sensible_grid(model:nn.Module,  # a model taking pixels (wrap with `Nor
                        x, y,             # a few images (pixels) and labels
                        eps:float, c:float=0.5, classes=None, path=None, title:str='') -> 'plt.Figure':
     "Clean images, PGD adversarial examples and sensible adversarial examples, with the model's predictions."
-    import matplotlib; matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     x_pgd = PGD(eps, steps=20)(model, x, y)
     x_sen = SensibleAdversary(eps, step=eps / 8, steps=20, c=c).run(model, x, y).x_adv

@@ -1,0 +1,56 @@
+#!/usr/bin/env python
+"""Run notebooks top to bottom and keep the outputs that teach (dev tool).
+
+A chapter shows its results right after the code that makes them: the sensible search's statistics, a training
+run's progress table, a robustness report and its curve. Those outputs are stored in the notebook so that the docs
+render them; this regenerates them from the notebook's own code, as `nbdev_test` runs it (cells flagged in
+`tst_flags` and `#| eval: false` cells are skipped, in the notebook's folder), and keeps only what a reader should
+see: figures, tables and printed results. Warnings and other stderr text, and outputs of `#| hide` cells, are
+dropped. Run `nbdev_clean` afterwards (`make outputs` does both).
+
+Usage: run_outputs.py NB [NB ...]
+"""
+import os, re, sys
+from pathlib import Path
+from execnb.nbio import read_nb, write_nb
+from execnb.shell import CaptureShell
+from nbdev.config import get_config
+
+def directives(source:str) -> dict:
+    "The `#| key: value` / `#| flag` lines at the top of a cell, as nbdev reads them."
+    out = {}
+    for line in source.splitlines():
+        m = re.match(r'\s*#\|\s*([\w-]+):?\s*(.*)', line)
+        if not m: break
+        out[m[1]] = m[2].strip()
+    return out
+
+def keep(output:dict) -> bool:
+    "Whether an output teaches: everything but stderr text (warnings) and fastai's transient progress widgets."
+    if output.get('output_type') == 'stream': return output.get('name') == 'stdout'
+    html = ''.join(output.get('data', {}).get('text/html', ''))
+    return 'progress-bar-interrupted' not in html and not html.lstrip().startswith('<style>\n    /* Turns off some styling */')
+
+def run(path:Path, flags:set):
+    "Execute `path` and write its kept outputs back into it."
+    nb = read_nb(path)
+    def skip(cell):
+        if cell.cell_type != 'code': return True
+        d = directives(cell.source)
+        return d.get('eval', '').lower() == 'false' or bool(flags & d.keys())
+    os.environ['IN_TEST'] = '1'
+    cwd = os.getcwd()
+    try:
+        os.chdir(path.parent)
+        CaptureShell(path).run_all(nb, exc_stop=True, preproc=skip)
+    finally: os.chdir(cwd)
+    for c in nb.cells:
+        if c.cell_type != 'code': continue
+        c.outputs = [] if 'hide' in directives(c.source) else [o for o in c.get('outputs', []) if keep(o)]
+    write_nb(nb, path)
+    n = sum(bool(c.get('outputs')) for c in nb.cells if c.cell_type == 'code')
+    print(f"{path}: {n} cells with outputs kept")
+
+if __name__ == '__main__':
+    flags = set(get_config().get('tst_flags', '').split())
+    for p in sys.argv[1:]: run(Path(p).resolve(), flags)
