@@ -620,8 +620,8 @@ def make_attack(spec,             # a name ('fgsm', 'pgd100x5', 'fab', 'aa', ...
     return ATTACKS[base](eps, norm=norm, bounds=bounds, **kwargs)
 
 def _is_pair(a) -> bool:
-    "Whether `a` is an `(attack, n)` pair."
-    return isinstance(a, tuple) and len(a) == 2 and isinstance(a[1], numbers.Integral) and not isinstance(a[1], bool)
+    "Whether `a` is an `(attack, n)` pair (`n` an integer, or `None` for all images: `attack_list`'s own output)."
+    return isinstance(a, tuple) and len(a) == 2 and (a[1] is None or isinstance(a[1], numbers.Integral) and not isinstance(a[1], bool))
 
 def attack_list(attacks) -> list[tuple]:
     "`attacks` as `(spec, n)` pairs: from 'fgsm,pgd100,aa@200', one attack, or a list; `n` (from `@n` or a pair) = first n images only, else `None`."
