@@ -226,9 +226,10 @@ def robustness_report(model,                     # nn.Module (takes pixels, or n
     df = _report_rows(ok, jobs, per, secs)
     df.attrs['checks'] = sanity_checks(df, tol, tol_zero, gap) if sanity else []
     libs = _library_versions(jobs)
-    df.attrs['config'] = dict(norm=norm, bounds=list(bounds), n=len(ok), seed=seed, eval_mode=True,
+    aa = [j['attack'] for j in jobs if j['kind'] == 'autoattack']
+    df.attrs['config'] = dict(norm=norm, bounds=list(bounds), n=len(ok), n_requested=n, seed=seed, eval_mode=True,
                               attacks=[f"{s}@{k}" if k else str(s) for s, k in attack_list(attacks)], skipped=skipped, libraries=libs,
-                              autoattack=f"torchattacks {libs['torchattacks']}" if (df.kind == 'autoattack').any() else None)
+                              autoattack=None if not aa else f"torchattacks {libs['torchattacks']}" if isinstance(aa[0], AutoAttack) else f"{type(aa[0]).__name__} {aa[0].label}")
     return df
 
 def _report_rows(ok:Tensor, jobs:list, per:list, secs:list) -> pd.DataFrame:

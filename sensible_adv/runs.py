@@ -291,7 +291,7 @@ def evaluate_run(ckpt:str=None,                # run folder (or a .pth inside it
         except OptionalDependencyError: pass     # the report skips it, with one line that says so
     dls = get_dls(a['dataset'], root=root or cfg.get('root'), bs=bs, n_train=bs, n_valid=n, seed=a['seed'],
                   device=get_device(device))
-    df = robustness_report(model, dls.valid, eps, attacks=specs, norm_stats=find_normalize(dls), seed=seed, verbose=not quiet)
+    df = robustness_report(model, dls.valid, eps, attacks=specs, n=n, norm_stats=find_normalize(dls), seed=seed, verbose=not quiet)
     save_report(df, folder, name, model_info=dict(architecture=cfg['arch_used'], dataset=a['dataset']))
     print(report_markdown(df))
     return df
