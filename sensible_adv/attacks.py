@@ -406,12 +406,13 @@ class AutoAttack(TorchattacksBased):
     label = 'AutoAttack'
 
     def components(self, model:nn.Module, n_classes:int) -> list:
-        "The four torchattacks attacks with the reference implementation's `standard` settings."
+        "The four torchattacks attacks with the reference implementation's `standard` settings (9 target classes at most)."
         import torchattacks as ta
         kw = dict(norm=self.norm, eps=self.eps, seed=self.seed, n_restarts=1)
+        t = min(n_classes, 10)          # torchattacks targets n_classes - 1 classes; the standard version targets 9
         return [ta.APGD(model, loss='ce', steps=100, **kw),
-                ta.APGDT(model, steps=100, n_classes=n_classes, **kw),
-                ta.FAB(model, multi_targeted=True, steps=100, n_classes=n_classes, **kw),
+                ta.APGDT(model, steps=100, n_classes=t, **kw),
+                ta.FAB(model, multi_targeted=True, steps=100, n_classes=t, **kw),
                 ta.Square(model, n_queries=5000, p_init=0.8, **kw)]
 
     def build(self, model, n_classes):

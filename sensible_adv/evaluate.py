@@ -31,6 +31,9 @@ def pixel_batches(dl,                   # DataLoader, fastai DataLoader, or a pa
                   device=None,          # move batches here (`None`: leave them where they are)
                  ):
     "Yield `(x, y)` batches in pixel space (de-normalised if `dl` normalises), at most `n` examples in all."
+    from fastai.data.core import DataLoaders
+    if isinstance(dl, DataLoaders):
+        raise TypeError("`dl` is a fastai DataLoaders (a training and a validation loader): pass one of them, e.g. `dls.valid`")
     if isinstance(dl, (tuple, list)) and len(dl) == 2 and isinstance(dl[0], Tensor):
         x, y = dl; batches = ((x[i:i + bs], y[i:i + bs]) for i in range(0, len(x), bs))
     else: batches = iter(dl)
