@@ -365,8 +365,11 @@ def has_package(name:str) -> bool:
 
 def require(name:str, what:str):
     "Raise `OptionalDependencyError`, naming `what` and the install command, unless package `name` imports."
-    if not has_package(name):
-        raise OptionalDependencyError(f"{what} needs the optional `{name}` package: {OPTIONAL_PACKAGES[name]}")
+    try: importlib.import_module(name)
+    except ImportError as e:
+        if getattr(e, 'name', None) == name:      # the package itself is missing (not one of its own imports)
+            raise OptionalDependencyError(f"{what} needs the optional `{name}` package: {OPTIONAL_PACKAGES[name]}") from None
+        raise OptionalDependencyError(f"{what} needs `{name}`, which is installed but does not import ({e})") from None
 
 def has_torchattacks() -> bool:
     "Whether the optional `torchattacks` package (AutoAttack, FAB, SPSA, Square) imports."
