@@ -305,7 +305,7 @@ def robustbench_info(df:pd.DataFrame,           # a report with one AutoAttack r
                     ) -> dict:
     "The report as a RobustBench model-info entry: clean and AutoAttack accuracy on the same images, in RobustBench's fields."
     import sensible_adv
-    aa = df[df.kind == 'autoattack']
+    aa = _autoattack_rows(df)
     if len(aa) != 1: raise ValueError(f"RobustBench's model info needs exactly one AutoAttack row (one radius); this report has {len(aa)}")
     a = aa.iloc[0]; m = int(a.n)
     nat = df[(df.kind == 'natural') & (df.n == m)].iloc[0]
@@ -317,6 +317,10 @@ def robustbench_info(df:pd.DataFrame,           # a report with one AutoAttack r
                 clean_acc=f"{100 * nat.accuracy:.2f}", reported=reported, autoattack_acc=f"{100 * a.accuracy:.2f}",
                 footnote=footnote or (f"Standard AutoAttack (torchattacks {ta}) on the first {m} test images, measured with "
                                       f"sensible_adv {sensible_adv.__version__}."), unreliable=False)
+
+def _autoattack_rows(df:pd.DataFrame) -> pd.DataFrame:
+    "The report's AutoAttack rows on their own images (not its `AutoAttack @m` rows, restricted to another attack's images)."
+    return df[(df.kind == 'autoattack') & ~df.attack.str.contains(' @', regex=False)]
 
 def _records(df:pd.DataFrame) -> list[dict]:
     "The rows as JSON-safe records (no NaN)."
@@ -333,7 +337,7 @@ def save_report(df:pd.DataFrame,   # a report from `robustness_report`
     pj, pm = p / f'{name}.json', p / f'{name}.md'
     atomic_write(pj, json.dumps(dict(rows=_records(df), checks=df.attrs.get('checks', []), config=df.attrs.get('config', {})), indent=1))
     atomic_write(pm, report_markdown(df))
-    if (df.kind == 'autoattack').sum() == 1:
+    if len(_autoattack_rows(df)) == 1:
         atomic_write(p / f'{name}.robustbench.json', json.dumps(robustbench_info(df, **(model_info or {})), indent=2))
     return pj, pm
 
