@@ -12,9 +12,9 @@ from .core import *
 from .core import _plain
 
 # %% auto #0
-__all__ = ['LOSSES', 'OPTIONAL_PACKAGES', 'ATTACKS', 'ATTACK_ALIASES', 'STEPPED_ATTACKS', 'project', 'random_start',
-           'ascent_step', 'clip_to_ball', 'ce_loss', 'margin_loss', 'attack_mode', 'input_grad', 'Attack',
-           'default_step', 'check_step', 'FGSM', 'PGD', 'kl_div', 'NoisyStartPGD', 'EarlyStoppedPGD',
+__all__ = ['LOSSES', 'ATTACK_KINDS', 'OPTIONAL_PACKAGES', 'ATTACKS', 'ATTACK_ALIASES', 'STEPPED_ATTACKS', 'project',
+           'random_start', 'ascent_step', 'clip_to_ball', 'ce_loss', 'margin_loss', 'attack_mode', 'input_grad',
+           'Attack', 'default_step', 'check_step', 'FGSM', 'PGD', 'kl_div', 'NoisyStartPGD', 'EarlyStoppedPGD',
            'OptionalDependencyError', 'has_package', 'require', 'has_torchattacks', 'TorchattacksBased', 'AutoAttack',
            'keep_within', 'DeepFool', 'FAB', 'SPSA', 'Square', 'attack_normalized', 'TorchattacksAttack',
            'FunctionAttack', 'make_attack', 'attack_list', 'TransferAttack']
@@ -141,6 +141,8 @@ def _usable(t:Tensor, dtype:torch.dtype|None=None) -> Tensor:
     if t.is_inference(): t = t.clone()
     return t.to(dtype) if dtype is not None and t.is_floating_point() and t.dtype != dtype else t
 
+ATTACK_KINDS = ('fgsm', 'pgd', 'cw', 'autoattack', 'minnorm', 'blackbox', 'transfer', 'other')   # families the sanity checks compare
+
 class Attack:
     "Base class: configured once, then `attack(model, x, y) -> x_adv` in pixel space."
     def __init__(self,
@@ -196,7 +198,7 @@ class Attack:
     def perturb(self, model, x, y): raise NotImplementedError
     @property
     def kind(self) -> str:
-        "The attack's family for the sanity checks of a report: 'fgsm', 'pgd', 'cw', 'autoattack', 'minnorm', 'blackbox', 'transfer' or 'other'."
+        "The attack's family for the sanity checks of a report: one of `ATTACK_KINDS`."
         return 'other'
     @property
     def label(self) -> str:
@@ -578,7 +580,7 @@ class FunctionAttack(Attack):
                  kind:str='other',      # the attack's family for the sanity checks (see `Attack.kind`)
                  **kwargs):
         super().__init__(eps, **kwargs)
-        self.fn, self._name, self._kind = fn, name or getattr(fn, '__name__', type(fn).__name__), kind
+        self.fn, self._name, self._kind = fn, name or getattr(fn, '__name__', type(fn).__name__), check_choice(kind, 'kind', ATTACK_KINDS)
     @property
     def label(self): return self._name
     @property

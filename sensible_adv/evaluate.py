@@ -16,9 +16,9 @@ from .core import _plain
 from .attacks import _usable
 
 # %% auto #0
-__all__ = ['DEFAULT_ATTACKS', 'PAPER_ATTACKS', 'ATTACK_KINDS', 'WHITE_BOX', 'BLACK_BOX', 'pixel_batches',
-           'GradientMaskingWarning', 'sanity_checks', 'robustness_report', 'Quantize', 'report_markdown',
-           'robustbench_info', 'save_report', 'plot_robustness_curve']
+__all__ = ['DEFAULT_ATTACKS', 'PAPER_ATTACKS', 'WHITE_BOX', 'BLACK_BOX', 'pixel_batches', 'GradientMaskingWarning',
+           'sanity_checks', 'robustness_report', 'Quantize', 'report_markdown', 'robustbench_info', 'save_report',
+           'plot_robustness_curve']
 
 # %% ../nbs/07_evaluate.ipynb #a02dfd4a
 DEFAULT_ATTACKS = ('fgsm', 'pgd20', 'pgd100x5', 'cw30', 'autoattack')
@@ -75,7 +75,6 @@ def _n_batches(dl, n:int|None, bs:int) -> int|None:
 class GradientMaskingWarning(UserWarning):
     "A sanity check of the robustness evaluation failed (possible gradient masking or a too-weak attack)."
 
-ATTACK_KINDS = ('fgsm', 'pgd', 'cw', 'autoattack', 'minnorm', 'blackbox', 'transfer', 'other')   # rows the checks compare
 WHITE_BOX, BLACK_BOX = ('fgsm', 'pgd', 'cw', 'autoattack', 'minnorm'), ('blackbox', 'transfer')
 
 def sanity_checks(df:pd.DataFrame,       # a report from `robustness_report`
