@@ -227,12 +227,13 @@ def sensible_adv(self:Learner, **kwargs) -> Learner:
 
 # %% ../nbs/04_callback.ipynb #730c450e
 class RobustAccuracy(Metric):
-    "Accuracy under `attack` (pixel space) on the first `n` validation examples."
-    def __init__(self, attack:Attack|None=None, # default: PGD-10 with eps 8/255 (step `default_step`: 2/255)
-                 n:int=256,                      # number of validation examples attacked
-                 name:str='robust_acc'):
-        self.attack = PGD(8/255, steps=10) if attack is None else attack
-        if not isinstance(self.attack, Attack): raise TypeError(f"`attack` must be an `Attack`; got {type(attack).__name__}")
+    "Robust accuracy under `attack` (pixel space) on the first `n` validation examples: correct both clean and attacked."
+    def __init__(self, attack=None,      # an `Attack`, or anything `make_attack` takes (a name, a torchattacks attack, ...); default PGD-10
+                 n:int=256,              # number of validation examples attacked
+                 name:str='robust_acc',
+                 eps:float=8/255,        # the radius of an attack given by name (default: PGD-10, step `default_step`: 2/255)
+                ):
+        self.attack = make_attack('pgd10' if attack is None else attack, check_eps(eps))
         self.n, self._name = check_int(n, 'n', lo=1), name
         self.reset()
     def reset(self): self.correct, self.count = 0, 0
@@ -242,7 +243,9 @@ class RobustAccuracy(Metric):
         model, x = pixel_view(unwrap_model(learn.model), learn.xb[0][:k], find_normalize(learn.dls), self.attack.bounds)
         y = _plain(learn.yb[0][:k])
         x_adv = self.attack(model, x, y)
-        with torch.no_grad(): self.correct += (model(x_adv).argmax(1) == y).sum()
+        with torch.no_grad(), attack_mode(model):        # scored in the state it was attacked in
+            ok = (model(x).argmax(1) == y) & (model(x_adv).argmax(1) == y)
+        self.correct += ok.sum()
         self.count += k
     @property
     def value(self):

@@ -12,8 +12,8 @@ from fastai.torch_core import default_device, set_seed
 
 # %% auto #0
 __all__ = ['NORMS', 'get_device', 'seed_everything', 'check_range', 'check_int', 'check_choice', 'check_bounds', 'check_eps',
-           'check_finite', 'check_images', 'check_labels', 'to_pixels', 'Normalized', 'find_normalize', 'pixel_model',
-           'pixel_view', 'unwrap_model', 'atomic_write']
+           'check_finite', 'check_images', 'check_labels', 'check_logits', 'to_pixels', 'Normalized', 'find_normalize',
+           'pixel_model', 'pixel_view', 'unwrap_model', 'model_device', 'model_dtype', 'atomic_write']
 
 # %% ../nbs/00_core.ipynb #da0cc126
 def get_device(device:str|torch.device|None=None, # `None`/'auto': CUDA or MPS if available, else CPU; or 'cpu', 'cuda', 'cuda:1', ...
@@ -133,10 +133,29 @@ def check_labels(y:Tensor, x:Tensor|None=None, # labels, and the batch they labe
         raise TypeError(f"`{name}` must hold integer class indices; got dtype {y.dtype}")
     if x is not None and y.shape[0] != x.shape[0]:
         raise ValueError(f"`{name}` has {y.shape[0]} labels but the batch has {x.shape[0]} images")
-    if n_classes is not None and y.numel() and (y.min().item() < 0 or y.max().item() >= n_classes):
+    if y.numel() and y.min().item() < 0:
+        raise ValueError(f"`{name}` must hold class indices >= 0; got {y.min().item()} (-100 is PyTorch's `ignore_index`, "
+                         "which marks unlabelled examples: drop them before attacking or evaluating)")
+    if n_classes is not None and y.numel() and y.max().item() >= n_classes:
         raise ValueError(f"`{name}` must lie in [0, {n_classes-1}] for {n_classes} classes; got values in "
                          f"[{y.min().item()}, {y.max().item()}]")
     return y
+
+def check_logits(z, y:Tensor|None=None, # a classifier's output on a batch, and the batch's labels
+                 name:str='the model',   # what produced `z`, for the message
+                ) -> Tensor:
+    "Check a classifier's output: finite class scores `[N, C]` with C >= 2, and (if given) labels in `[0, C)`."
+    if not isinstance(z, Tensor):
+        raise TypeError(f"{name} must return a tensor of class scores [N, C]; got {type(z).__name__} "
+                        "(a model that returns a tuple or a dict: wrap it so that it returns the logits)")
+    if z.ndim != 2 or z.shape[1] < 2:
+        raise ValueError(f"{name} must return class scores of shape [N, C] with C >= 2 classes; got shape {tuple(z.shape)}")
+    bad = ~torch.isfinite(z).all(1)
+    if bad.any():
+        raise ValueError(f"{name} returned NaN/inf scores for {bad.sum().item()} of {len(z)} examples: its accuracy "
+                         "there is undefined (a diverged model, or inputs it cannot take?)")
+    if y is not None: check_labels(y, z, z.shape[1])
+    return z
 
 # %% ../nbs/00_core.ipynb #2a76c61c
 def _plain(t):
@@ -201,6 +220,18 @@ def unwrap_model(model:nn.Module) -> nn.Module:
     "The module inside a `DistributedDataParallel`/`DataParallel` wrapper (or `model` itself)."
     from torch.nn.parallel import DataParallel, DistributedDataParallel
     return model.module if isinstance(model, (DataParallel, DistributedDataParallel)) else model
+
+def _tensors(model:nn.Module):
+    yield from model.parameters()
+    yield from model.buffers()
+
+def model_device(model:nn.Module, default=None) -> torch.device|None:
+    "The device of `model`'s first parameter or buffer; `default` for a model with neither (a pure function runs where its input is)."
+    return next((t.device for t in _tensors(model)), default)
+
+def model_dtype(model:nn.Module) -> torch.dtype|None:
+    "The dtype of `model`'s first floating-point parameter or buffer (what its inputs must be), or `None` if it has none."
+    return next((t.dtype for t in _tensors(model) if t.is_floating_point()), None)
 
 # %% ../nbs/00_core.ipynb #f7532992
 def atomic_write(path,             # the file to (re)write

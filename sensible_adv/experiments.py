@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 from .core import *
 from .data import DATASET_INFO
+from .attacks import attack_list
 from .callback import METHOD_NAMES
 from .runs import train, evaluate_run
 
@@ -20,32 +21,48 @@ __all__ = ['FMNIST_RUNS', 'FMNIST_EVALS', 'SENSITIVITY_EVALS', 'SENSITIVITY_RUNS
 # %% ../nbs/12_experiments.ipynb #c007b004
 def run_study(name:str,               # the study's name: results go to `out/<name>.json`
               runs:dict,              # run name -> keyword arguments of `sensible_adv.cli.train`
-              evals:dict={'robustness': ('pgd100,aa', 1000)}, # report name -> (attacks, number of test images)
+              evals:dict={'robustness': ('fgsm,pgd100,aa@300', 1000)}, # report name -> (attacks, number of test images); `NAME@K`: first K only
               root='runs',            # folder of the run folders
               out='results',          # folder of the results JSON
               log=print,              # progress messages
+              quiet:bool=True,        # no progress bars
              ) -> dict:
     "Train and evaluate every run of a study (resuming where it stopped); write and return the results."
     root, out = Path(root) / name, Path(out); out.mkdir(parents=True, exist_ok=True)
     res = {}
     for rname, kw in runs.items():
         d = root / rname
-        t = time.perf_counter()
-        if not (d / 'model.pth').exists(): train(out=str(d), quiet=True, resume=(d / 'config.json').exists(), **kw)
-        rows, checks = [], []
+        if not (d / 'model.pth').exists(): train(out=str(d), quiet=quiet, resume=(d / 'config.json').exists(), **kw)
+        rows, checks, reports = [], [], {}
         for rep_name, (attacks, n) in evals.items():
-            if not (d / f'{rep_name}.json').exists(): evaluate_run(str(d), attacks=attacks, n=n, name=rep_name)
-            rep = json.loads((d / f'{rep_name}.json').read_text())
-            have = {r['attack'] for r in rows}
+            rep = _report(d, rep_name, attacks, n, quiet, log)
+            N = rep['config']['n']
             for r in rep['rows']:
-                if 'unbounded' in r['attack'] or (r['attack'] == 'natural' and have): continue   # checks; natural once
-                rows.append({**r, 'attack': f"{r['attack']} @{r['n']}" if r['attack'] in have else r['attack']})
-            checks += rep['checks']
+                if 'unbounded' in r['attack']: continue                      # a check, not a result
+                col = r['attack'] if (' @' in r['attack'] or r['n'] == N) else f"{r['attack']} @{r['n']}"
+                if col not in {x['column'] for x in rows}: rows.append({**r, 'column': col, 'report': rep_name})
+            checks += [{**c, 'report': rep_name} for c in rep['checks']]
+            reports[rep_name] = dict(attacks=rep['config']['attacks'], n=N, skipped=rep['config'].get('skipped', {}))
         hist = pd.read_csv(d / 'history.csv')
-        res[rname] = dict(args=kw, rows=rows, checks=checks, train_seconds=float(hist['time'].map(_secs).sum()))
-        log(f"{name}/{rname}: " + ', '.join(f"{r['attack']} {r['accuracy']:.3f} (n={r['n']})" for r in rows))
-        (out / f'{name}.json').write_text(json.dumps(res, indent=1))
+        res[rname] = dict(args=kw, rows=rows, checks=checks, reports=reports, train_seconds=float(hist['time'].map(_secs).sum()))
+        log(f"{name}/{rname}: " + ', '.join(f"{r['column']} {r['accuracy']:.3f}" for r in rows) +
+            f"; checks {sum(c['passed'] for c in checks)}/{len(checks)} passed")
+        atomic_write(out / f'{name}.json', json.dumps(res, indent=1))
     return res
+
+def _attack_names(attacks) -> list[str]:
+    "The attacks as a report's config records them (`name@K` for a subset)."
+    return [f"{s}@{k}" if k else str(s) for s, k in attack_list(attacks)]
+
+def _report(d:Path, rep_name:str, attacks, n:int, quiet:bool, log) -> dict:
+    "The report `rep_name` of run folder `d` for these attacks and images: the saved one if it is that evaluation, else a new one."
+    p = d / f'{rep_name}.json'
+    if p.exists():
+        rep = json.loads(p.read_text()); cfg = rep.get('config', {})
+        if cfg.get('attacks') == _attack_names(attacks) and n in (cfg.get('n'), cfg.get('n_requested')): return rep
+        log(f"{d.name}/{rep_name}.json holds another evaluation ({cfg.get('attacks')} on {cfg.get('n')} images): evaluating again")
+    evaluate_run(str(d), attacks=attacks, n=n, name=rep_name, force=True, quiet=quiet)
+    return json.loads(p.read_text())
 
 def _secs(s:str) -> float:
     "fastai's 'mm:ss' (or 'hh:mm:ss') epoch time in seconds."
@@ -53,17 +70,19 @@ def _secs(s:str) -> float:
     return sum(p * 60 ** i for i, p in enumerate(reversed(parts)))
 
 def results_table(path,                      # a results JSON written by `run_study`
-                  cols=None,                 # attack labels to show (default: every attack of the study)
+                  cols=None,                 # columns to show (default: every attack of the study, each with its images)
                  ) -> pd.DataFrame:
-    "One row per run: its robust accuracies under `cols`, n per column, training time, and failed sanity checks."
+    "One row per run: its robust accuracies (`X @K`: on the first K images, where every attack of that column set also ran), checks, training time."
     res = json.loads(Path(path).read_text())
-    cols = cols or list(dict.fromkeys(x['attack'] for r in res.values() for x in r['rows']))
+    key = lambda x: x.get('column', x['attack'])
+    cols = cols or list(dict.fromkeys(key(x) for r in res.values() for x in r['rows']))
     rows = []
     for rname, r in res.items():
-        acc = {x['attack']: x['accuracy'] for x in r['rows']}
-        failed = [f"{c['check']}@{c['eps']:.3g}" for c in r['checks'] if not c['passed']]
-        ns = {x['attack']: x['n'] for x in r['rows']}
-        rows.append({'run': rname, **{c: acc.get(c) for c in cols}, 'n': '/'.join(str(ns[c]) for c in cols if c in ns),
+        acc = {key(x): x['accuracy'] for x in r['rows']}
+        failed = [f"{c['check']}@{c['eps']:.3g}" + (f" (n={c['n']})" if 'n' in c else '') for c in r['checks'] if not c['passed']]
+        nat = next((x['n'] for x in r['rows'] if x['attack'] == 'natural'), None)
+        rows.append({'run': rname, **{c: acc.get(c) for c in cols}, 'n': nat,
+                     'checks passed': f"{sum(c['passed'] for c in r['checks'])}/{len(r['checks'])}",
                      'train min': round(r['train_seconds'] / 60, 1), 'failed checks': ', '.join(failed) or 'none'})
     return pd.DataFrame(rows).set_index('run')
 
@@ -76,16 +95,16 @@ def show_results(path, **kwargs):
 FMNIST_RUNS = {m: dict(dataset='fashion_mnist', method=m, arch='small_cnn', eps=0.1, epochs=4, n_train=12000,
                        n_valid=1000, bs=128, lr=3e-3, seed=0, **({'warmup': 1} if m == 'sense' else {}))
                for m in ('natural', 'pgd', 'trades', 'sense')}
-FMNIST_EVALS = {'robustness': ('pgd100', 1000), 'autoattack': ('aa', 300), 'pgd_subset': ('pgd100', 300)}
+FMNIST_EVALS = {'robustness': ('fgsm,pgd100,aa@300', 1000)}
 
 # %% ../nbs/12_experiments.ipynb #52e8c1ca
 _DIGITS = dict(dataset='digits', arch='digits_cnn', eps=0.1, epochs=20, bs=64, lr=3e-3, seed=0)
-SENSITIVITY_EVALS = {'robustness': ('pgd100', 360), 'autoattack': ('aa', 200), 'pgd_subset': ('pgd100', 200)}
+SENSITIVITY_EVALS = {'robustness': ('fgsm,pgd100,aa@200', 360)}
 SENSITIVITY_RUNS = {**{f'sense_c{c}': dict(method='sense', c=c, warmup=2, **_DIGITS) for c in (0.1, 0.3, 0.5, 0.7, 0.9)},
                     'pgd': dict(method='pgd', **_DIGITS), 'natural': dict(method='natural', **_DIGITS)}
 
 # %% ../nbs/12_experiments.ipynb #a997912a
-CAPACITY_EVALS = {'robustness': ('pgd20,pgd100', 1000)}
+CAPACITY_EVALS = {'robustness': ('fgsm,pgd20,pgd100', 1000)}
 CAPACITY_RUNS = {f'{a}_{m}': dict(dataset='fashion_mnist', method=m, arch=a, eps=0.1, epochs=3, n_train=6000, n_valid=1000,
                                   bs=128, lr=3e-3, seed=0, **({'warmup': 1} if m == 'sense' else {}))
                  for a in ('tinier_cnn', 'tiny_cnn', 'small_cnn') for m in ('pgd', 'sense')}

@@ -281,7 +281,7 @@ def load_run(ckpt,              # a run folder, or a `.pth` file inside one (its
     return model.to(get_device(device)).eval(), cfg
 
 def evaluate_run(ckpt:str=None,                # run folder (or a .pth inside it) written by `sensible_adv train` (required)
-                 attacks:str='fgsm,pgd20,cw,aa', # comma-separated attack names (`make_attack`): fgsm, pgdN, pgdNxR, cwN, aa, ...
+                 attacks:str='fgsm,pgd20,cw,aa', # comma-separated attack names (`make_attack`): fgsm, pgdN, pgdNxR, cwN, deepfool, fab, spsa, square, aa; NAME@K: first K images only
                  n:int=1000,                   # evaluate on this many validation images
                  eps:float=None,               # radius (default: the run's training radius)
                  bs:int=256,                   # batch size
@@ -291,24 +291,23 @@ def evaluate_run(ckpt:str=None,                # run folder (or a .pth inside it
                  device:str='auto',            # auto, cpu, cuda, cuda:N or mps
                  name:str='robustness',        # file stem of the report (NAME.json, NAME.md)
                  force:bool=False,             # replace an existing report of that name
+                 quiet:bool=False,             # no progress bar
                 ) -> 'pd.DataFrame':
     "Evaluate a trained run with trusted attacks and gradient-masking checks."
     if ckpt is None: raise ValueError("`ckpt` is required: the run folder written by `sensible_adv train --out DIR`")
     check_int(n, 'n', lo=1); check_int(bs, 'bs', lo=1); check_name(name)
-    names = [t.strip() for t in (attacks.split(',') if isinstance(attacks, str) else attacks) if t.strip()]
-    if not names: raise ValueError("`attacks` must name at least one attack, e.g. 'fgsm,pgd20,cw,aa'")
+    specs = attack_list(attacks)
     model, cfg = load_run(ckpt, device)
     a = cfg['args']; eps = cfg['eps_used'] if eps is None else eps
     folder = _writable_dir(out, 'out') if out else (Path(ckpt) if Path(ckpt).is_dir() else load_run_folder(ckpt))
-    refuse_overwrite([folder/f'{name}.json', folder/f'{name}.md'], force, f"a report named {name!r}")
-    if not has_torchattacks() and any(ATTACK_ALIASES.get(t, t) == 'autoattack' for t in names):
-        print("AutoAttack skipped: it needs the optional torchattacks package (pip install --no-deps torchattacks==3.5.1)", file=sys.stderr)
-        names = [t for t in names if ATTACK_ALIASES.get(t, t) != 'autoattack']
-    for t in names: make_attack(t, eps)          # unknown names fail here, before any work
+    refuse_overwrite([folder/f'{name}{ext}' for ext in ('.json', '.md', '.robustbench.json')], force, f"a report named {name!r}")
+    for t, _ in specs:                           # unknown names fail here, before any work
+        try: make_attack(t, eps)
+        except OptionalDependencyError: pass     # the report skips it, with one line that says so
     dls = get_dls(a['dataset'], root=root or cfg.get('root'), bs=bs, n_train=bs, n_valid=n, seed=a['seed'],
                   device=get_device(device))
-    df = robustness_report(model, dls.valid, eps, attacks=names, norm_stats=find_normalize(dls), seed=seed, verbose=True)
-    save_report(df, folder, name)
+    df = robustness_report(model, dls.valid, eps, attacks=specs, n=n, norm_stats=find_normalize(dls), seed=seed, verbose=not quiet)
+    save_report(df, folder, name, model_info=dict(architecture=cfg['arch_used'], dataset=a['dataset']))
     print(report_markdown(df))
     return df
 

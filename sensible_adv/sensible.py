@@ -10,7 +10,7 @@ import torch
 from torch import nn, Tensor
 from .core import *
 from .attacks import *
-from .attacks import _same_format, _loss_scale
+from .attacks import _loss_scale
 
 # %% auto #0
 __all__ = ['STATUS', 'SensibleResult', 'SensibleAdversary', 'sensible_adversary', 'plot_sensible_grid']
@@ -67,7 +67,7 @@ class SensibleAdversary(Attack):
     def run(self, model:nn.Module, x:Tensor, y:Tensor) -> SensibleResult:
         "The sensible adversarial examples and the per-example bookkeeping."
         res = self.checked(self.search, model, x, y)
-        res.x_adv = _same_format(res.x_adv.detach(), x).as_subclass(type(x))
+        res.x_adv = self.finish(res.x_adv, x)
         return res
 
     def perturb(self, model, x, y): return self.search(model, x, y).x_adv

@@ -63,8 +63,23 @@ def test_bad_arguments_fail_clearly(tmp_path, args, msg):
 def test_eval_unknown_attack(tmp_path):
     run = tmp_path / 'run'
     assert _run('train', '--epochs', '1', '--n-train', '128', '--n-valid', '32', '--out', run, '--quiet').returncode == 0
-    r = _run('eval', '--ckpt', run, '--attacks', 'pgd20,deepfool')
-    assert r.returncode == 2 and 'deepfool' in r.stderr, r.stderr
+    r = _run('eval', '--ckpt', run, '--attacks', 'pgd20,deepfoo')
+    assert r.returncode == 2 and "unknown attack 'deepfoo'" in r.stderr, r.stderr
+
+def test_eval_quiet_and_without_optional_packages(tmp_path):
+    "The default attack list runs where torchattacks and foolbox are missing: one warning line per skipped attack, no traceback."
+    run = tmp_path / 'run'
+    assert _run('train', '--epochs', '1', '--n-train', '128', '--n-valid', '32', '--out', run, '--quiet', '--device', 'cpu').returncode == 0
+    code = ("import sys; sys.modules.update(torchattacks=None, foolbox=None); from sensible_adv.cli import main; "
+            f"sys.exit(main(['eval', '--ckpt', {str(run)!r}, '--n', '32', '--device', 'cpu', '--quiet']))")
+    r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    warn = [l for l in r.stderr.splitlines() if 'skipped' in l]
+    assert len(warn) == 1 and 'warning: aa skipped: AutoAttack needs the optional `torchattacks` package: pip install --no-deps' in warn[0], r.stderr
+    assert 'Traceback' not in r.stderr and '| CW-inf-30 |' in r.stdout and '| AutoAttack |' not in r.stdout
+    assert '%' not in r.stdout and '\r' not in r.stdout                       # --quiet: no progress bar
+    rep = json.loads((run / 'robustness.json').read_text())
+    assert list(rep['config']['skipped']) == ['aa']
 
 def test_usage_and_unknown_command():
     r = _run()
