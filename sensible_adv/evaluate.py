@@ -12,6 +12,7 @@ import pandas as pd
 from .core import *
 from .attacks import *
 from .core import _plain
+from .attacks import _TA_MSG
 
 # %% auto #0
 __all__ = ['DEFAULT_ATTACKS', 'pixel_batches', 'GradientMaskingWarning', 'sanity_checks', 'robustness_report', 'Quantize',
