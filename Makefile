@@ -1,13 +1,16 @@
 # sensible_adv: the two set-up commands are `make demo` and `make test`; each builds .venv if it is missing.
 #
 #   make demo       the library's main job (`sensible_adv demo`)
-#   make test       library == export of notebooks, notebooks clean, nbdev_test (all notebooks), pytest
+#   make test       library == export of notebooks, notebooks clean, every notebook alone (nbdev_test), pytest
 #   make test-slow  the heavy notebook cells flagged `slow` and `cross` (settings.ini tst_flags)
+#   make compat     the runtime tests and the README's examples beside the newest fastai/fastcore (.venv-compat)
+#   make data       the offline Fashion-MNIST (Debian's dataset-fashion-mnist; as root it installs it)
 #   make docs       the docs site offline: nbdev's processed pages (_proc/), then the site in _site_local/
+#   make outputs    regenerate the outputs the chapters keep (figures, tables), then nbdev_clean
 #   make readme     README.md from nbs/index.ipynb
 #   make bench-gpu  the GPU benchmark, bench/gpu.py (CUDA; its CPU twin: BENCH_GPU_ARGS='--smoke --device cpu')
 #   make device-wheels  .whl/: the wheels a GPU machine without network needs (bench/README.md)
-#   make clean      remove build outputs (keeps .venv; `make distclean` removes it too)
+#   make clean      remove build outputs (keeps the environments; `make distclean` removes them too)
 #
 # The environment: `.venv` from `python3 -m venv`, the dev set pinned by constraints.txt (binary wheels only, so
 # pip never builds an old sdist while backtracking), the library installed editable in compat mode (a plain
@@ -34,10 +37,10 @@ PIP_NOISE := ^WARNING: Location 'file://.*' is ignored: it is neither a file nor
 HASH_LIB = find sensible_adv -type f -name '*.py' -not -path '*/__pycache__/*' | LC_ALL=C sort | xargs sha256sum
 HASH_NBS = find nbs -type f -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' -not -path '*/_proc/*' | LC_ALL=C sort | xargs sha256sum
 
-.PHONY: help venv demo test check-export check-clean nbtest pytest test-slow bench-gpu device-wheels docs outputs readme clean distclean
+.PHONY: help venv demo test check-export check-clean nbtest pytest test-slow compat data bench-gpu device-wheels docs outputs readme clean distclean
 
 help:
-	@sed -n '3,11p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,13p' Makefile | sed 's/^# \{0,1\}//'
 
 $(STAMP): constraints.txt settings.ini setup.py pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -71,11 +74,10 @@ check-clean: $(STAMP)
 	  git status --porcelain -- nbs 2>/dev/null || true; exit 1; fi; \
 	echo "ok: notebooks are clean"
 
-# (c) every notebook runs (cells flagged slow/cross are skipped here; see test-slow)
-# One torch thread per notebook worker: two workers with two threads each on two cores oversubscribe the CPU, and
-# OpenMP's spinning threads then make torch code tens of times slower (measured here: 23 s -> 760 s for one notebook).
+# (c) every notebook runs on its own, each in a fresh process, N_WORKERS at a time (one torch thread each), so that
+# no notebook can lean on another's imports (cells flagged slow/cross are skipped here; see test-slow)
 nbtest: $(STAMP)
-	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers $(N_WORKERS) --timing
+	$(BIN)/python tools/test_notebooks.py --jobs $(N_WORKERS) --nbdev-test $(BIN)/nbdev_test
 
 # (d) pytest, last, so its summary line is the last thing printed
 pytest: $(STAMP)
@@ -85,7 +87,14 @@ pytest: $(STAMP)
 test: check-export check-clean nbtest pytest
 
 test-slow: $(STAMP)
-	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers $(N_WORKERS) --timing --flags "slow cross"
+	$(BIN)/python tools/test_notebooks.py --jobs $(N_WORKERS) --nbdev-test $(BIN)/nbdev_test --flags "slow cross"
+
+# The library as `pip install` gives it today: its own environment, from settings.ini `requirements` alone (cached)
+compat:
+	tools/compat.sh .venv-compat
+
+data:
+	@tools/get_data.sh
 
 # The GPU benchmark: writes bench/results/gpu.json (with --smoke: gpu_smoke.json). One torch thread on CPU (see nbtest).
 BENCH_GPU_ARGS ?=
@@ -127,7 +136,7 @@ readme: $(STAMP)
 
 clean:
 	rm -rf _proc _docs _site _site_local .pytest_cache build dist *.egg-info
-	find . -name __pycache__ -type d -not -path './$(VENV)/*' -prune -exec rm -rf {} +
+	find . -name __pycache__ -type d -not -path './$(VENV)/*' -not -path './.venv-compat/*' -prune -exec rm -rf {} +
 
 distclean: clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) .venv-compat

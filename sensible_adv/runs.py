@@ -318,6 +318,7 @@ DEMO_FILES = ('report.md', 'results.json', 'robustness_vs_eps.png', 'sensible_ex
 DEMO_SETTINGS = {
     'digits':        dict(arch='digits_cnn', eps=DATASET_INFO['digits'].eps, epochs=15, bs=64, lr=3e-3, n_train=None, n_eval=360),
     'fashion_mnist': dict(arch='small_cnn', eps=DATASET_INFO['fashion_mnist'].eps, epochs=3, bs=128, lr=3e-3, n_train=5000, n_eval=300),
+    'mnist_5k':      dict(arch='small_cnn', eps=DATASET_INFO['mnist_5k'].eps, epochs=4, bs=128, lr=3e-3, n_train=None, n_eval=300),
 }
 
 def _eval_attacks(aa:bool) -> tuple:
@@ -343,7 +344,7 @@ def plot_eps_curves(curves:dict,       # method -> (list of eps, list of robust 
 
 # %% ../nbs/09_runs.ipynb #71da410e
 def demo(out:str='sensible_report', # report folder: report.md, results.json and two PNG figures
-         dataset:str='auto',        # auto (Fashion-MNIST if installed, else digits), digits or fashion_mnist
+         dataset:str='auto',        # auto (Fashion-MNIST if installed, else mnist_5k), fashion_mnist, mnist_5k or digits
          epochs:int=None,           # training epochs per method (default: the dataset's demo budget)
          n_train:int=None,          # training images (default: the dataset's demo budget)
          n_eval:int=None,           # test images evaluated (default: the dataset's demo budget)
@@ -363,7 +364,8 @@ def demo(out:str='sensible_report', # report folder: report.md, results.json and
     eps, info = st['eps'], dataset_info(dataset)
     refuse_overwrite([Path(out)/f for f in DEMO_FILES], force, f"a demo report in {str(out)!r}")
     outp = _writable_dir(out)
-    print(f"sensible_adv demo: {dataset} ({st['n_train'] or 'all'} training images, {st['n_eval']} test images), "
+    print(f"sensible_adv demo on {offline_data_note(dataset)}")
+    print(f"  {dataset}: {st['n_train'] or 'all'} training images, {st['n_eval']} test images, "
           f"{st['arch']}, eps={eps}, {st['epochs']} epochs per method, attacks: {', '.join(attacks)}")
     results, curves, models = {}, {}, {}
     for method in DEMO_METHODS:

@@ -1,7 +1,41 @@
-"""Fixtures shared by the docs tests: the site is built once per test session, by the command `make docs` runs."""
+"""Shared test configuration: `--runtime-only`, and the docs site built once per session.
+
+Two kinds of test files, and `--runtime-only`.
+
+The *runtime* files below need only what a user's `pip install sensible_adv` gives (settings.ini `requirements`) and
+pytest: they test the library as users run it (the command line, the fault handling, the data, the README's
+examples). The other files need the development set (nbdev, nbconvert, ART, ...). `make test` runs all of them in
+the pinned development environment; `make compat` builds an environment from the runtime requirements alone, with
+the newest fastai and fastcore, and runs `pytest --runtime-only`, where every other file is reported as skipped,
+with the reason, without being imported (their imports would fail there).
+
+The docs tests share one build of the site, made by the command `make docs` runs (the `site` fixture).
+"""
 import subprocess, sys
 from pathlib import Path
 import pytest
+
+RUNTIME_TESTS = ('test_cli.py', 'test_data.py', 'test_ddp.py', 'test_faults.py', 'test_readme.py')
+
+def pytest_addoption(parser):
+    parser.addoption('--runtime-only', action='store_true',
+                     help=f"run only the tests that need no development tools ({', '.join(RUNTIME_TESTS)}); skip the others")
+
+class DevOnlyFile(pytest.File):
+    "A test file that needs the development set: not imported; one skipped item that says why."
+    def collect(self): yield DevOnlySkip.from_parent(self, name=self.path.name)
+
+class DevOnlySkip(pytest.Item):
+    "The skipped stand-in for a development-set test file."
+    def runtest(self):
+        pytest.skip(f"{self.path.name} needs the development set (nbdev, nbconvert, ART, ...), which a runtime-only "
+                    "environment lacks; `make test` runs it")
+    def reportinfo(self): return self.path, 0, self.name
+
+def pytest_pycollect_makemodule(module_path, parent):
+    "Under `--runtime-only`, stand in for every test module that is not a runtime one."
+    if parent.config.getoption('--runtime-only') and module_path.name not in RUNTIME_TESTS:
+        return DevOnlyFile.from_parent(parent, path=module_path)
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,6 +1,6 @@
 """The `sensible_adv` console script end to end, as a user calls it: train -> eval on a tiny slice, the demo on a
 tiny budget, and the error cases (each must fail with a one-line message naming the argument, exit status 2)."""
-import json, os, re, shutil, subprocess, sys
+import importlib.util, json, os, re, shutil, subprocess, sys
 from importlib.metadata import entry_points
 from pathlib import Path
 import pytest
@@ -81,6 +81,18 @@ def test_eval_quiet_and_without_optional_packages(tmp_path):
     rep = json.loads((run / 'robustness.json').read_text())
     assert list(rep['config']['skipped']) == ['aa']
 
+def test_eval_default_attacks_without_torchattacks(tmp_path):
+    "A plain `pip install` has no torchattacks: `eval` with its default attacks runs, and skips AutoAttack in one line."
+    if importlib.util.find_spec('torchattacks'):
+        pytest.skip('torchattacks is installed, so the default would run AutoAttack (minutes on a CPU); `make compat` runs this')
+    run = tmp_path / 'run'
+    assert _run('train', '--epochs', '1', '--n-train', '128', '--n-valid', '32', '--out', run, '--quiet', '--device', 'cpu').returncode == 0
+    r = _run('eval', '--ckpt', run, '--n', '32', '--device', 'cpu')
+    assert r.returncode == 0, r.stderr
+    said = [line for line in r.stderr.splitlines() if 'AutoAttack skipped' in line]
+    assert len(said) == 1 and 'pip install --no-deps torchattacks==3.5.1' in said[0], r.stderr
+    assert '| PGD-20 |' in r.stdout and '| AutoAttack |' not in r.stdout, r.stdout
+
 def test_usage_and_unknown_command():
     r = _run()
     assert r.returncode == 2 and 'usage: sensible_adv <command>' in r.stderr
@@ -96,6 +108,7 @@ def test_demo_tiny_budget(tmp_path):
     out = tmp_path / 'report'
     r = _run('demo', '--dataset', 'digits', '--epochs', '1', '--n-eval', '40', '--out', out, '--device', 'cpu')
     assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith('sensible_adv demo on digits ('), r.stdout[:200]     # the first line names the dataset
     assert sorted(p.name for p in out.iterdir()) == ['report.md', 'results.json', 'robustness_vs_eps.png', 'sensible_examples.png']
     res = json.loads((out / 'results.json').read_text())
     assert list(res['results']) == ['natural', 'pgd', 'trades', 'sense']

