@@ -8,6 +8,7 @@ import argparse, inspect, sys, warnings
 # A deprecation notice fastai's import triggers in PyTorch; it says nothing to a user of the command line.
 warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated', category=FutureWarning)
 from fastcore.docments import docments
+from .learner import finish_distributed
 from .runs import train, evaluate_run, demo
 
 # %% auto #0
@@ -72,6 +73,7 @@ def main(argv:list|None=None, # the arguments after the program name; `None` rea
             if debug: raise
             print(f"sensible_adv {cmd}: error: {_one_line(e)}", file=sys.stderr)
             return 2
+        finally: finish_distributed()    # under torchrun: leave the process group before the process exits
     return 0
 
 # %% ../nbs/10_cli.ipynb #28d9377a

@@ -22,8 +22,8 @@ from .data import *
 from .models import *
 
 # %% auto #0
-__all__ = ['method_options', 'method_callbacks', 'init_distributed', 'DistributedRun', 'shard_train', 'dataset_model',
-           'build_learner']
+__all__ = ['method_options', 'method_callbacks', 'init_distributed', 'finish_distributed', 'DistributedRun', 'shard_train',
+           'dataset_model', 'build_learner']
 
 # %% ../nbs/08_learner.ipynb #c556c8ba
 def method_options(method:str) -> tuple:
@@ -58,6 +58,10 @@ def init_distributed() -> torch.device|None:
     if cuda: torch.cuda.set_device(dev)
     if not dist.is_initialized(): dist.init_process_group('nccl' if cuda else 'gloo')
     return dev
+
+def finish_distributed():
+    "Leave the process group, if one was joined: a process that exits with gloo's or NCCL's threads still running can abort."
+    if dist.is_available() and dist.is_initialized(): dist.destroy_process_group()
 
 class DistributedRun(Callback):
     "Wrap the model in `DistributedDataParallel` for the fit (order 11, as fastai's `DistributedTrainer`); ranks > 0 log nothing."
