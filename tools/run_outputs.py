@@ -25,10 +25,18 @@ def directives(source:str) -> dict:
         out[m[1]] = m[2].strip()
     return out
 
+# fastai picks its console progress bars outside Jupyter (they print each epoch as a raw list); a reader of the docs
+# should see the table a notebook shows, so the notebook bars are put in before the chapter runs (also for the
+# modules that import fastprogress's bars later, such as the evaluation's).
+NOTEBOOK_BARS = ("import fastprogress.fastprogress as _fp, fastai.callback.progress as _p\n"
+                 "_p.master_bar, _p.progress_bar = _fp.master_bar, _fp.progress_bar = _fp.NBMasterBar, _fp.NBProgressBar")
+
 def keep(output:dict) -> bool:
     "Whether an output teaches: everything but stderr text (warnings) and fastai's transient progress widgets."
     if output.get('output_type') == 'stream': return output.get('name') == 'stdout'
     html = ''.join(output.get('data', {}).get('text/html', ''))
+    if '<progress' in html: return False          # a bar's intermediate state; its last update is the bare table
+    if 'text/html' in output.get('data', {}) and (not html.strip() or '<tbody></tbody>' in html): return False  # a cleared bar, an empty table
     return 'progress-bar-interrupted' not in html and not html.lstrip().startswith('<style>\n    /* Turns off some styling */')
 
 def run(path:Path, flags:set):
@@ -42,7 +50,9 @@ def run(path:Path, flags:set):
     cwd = os.getcwd()
     try:
         os.chdir(path.parent)
-        CaptureShell(path).run_all(nb, exc_stop=True, preproc=skip)
+        shell = CaptureShell(path)
+        shell.run(NOTEBOOK_BARS)
+        shell.run_all(nb, exc_stop=True, preproc=skip)
     finally: os.chdir(cwd)
     for c in nb.cells:
         if c.cell_type != 'code': continue
