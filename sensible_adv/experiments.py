@@ -175,7 +175,8 @@ def run_frontier(root='runs/frontier',   # folder of the run folders
 
 
 # %% ../nbs/12_experiments.ipynb #c5302ed0
-def _report(d:Path, name:str) -> dict|None:
+def _saved_report(d:Path, name:str) -> dict|None:
+    "The report `name` saved in run folder `d`, or `None` if it has not been written yet."
     p = d/f'{name}.json'
     return json.loads(p.read_text()) if p.exists() else None
 
@@ -184,7 +185,7 @@ def collect_frontier(root='runs/frontier', out='results', configs=FRONTIER) -> d
     res = {}
     for name, (method, knob, value, _) in configs.items():
         for d in sorted(Path(root).glob(f'{name}_s*')):
-            nat, adv = _report(d, 'natural'), _report(d, 'adversarial')
+            nat, adv = _saved_report(d, 'natural'), _saved_report(d, 'adversarial')
             if nat is None or adv is None: continue
             acc = lambda rep, lbl: next((r for r in rep['rows'] if r['attack'] == lbl), {'accuracy': None, 'n': 0})
             hist = pd.read_csv(d/'history.csv')
