@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #c7c74075
 from __future__ import annotations
-import math, numbers, os, tempfile
+import math, numbers, os, stat, tempfile
 import torch
 from torch import nn, Tensor
 from pathlib import Path
@@ -234,6 +234,12 @@ def model_dtype(model:nn.Module) -> torch.dtype|None:
     return next((t.dtype for t in _tensors(model) if t.is_floating_point()), None)
 
 # %% ../nbs/00_core.ipynb #f7532992
+def _file_mode(path:Path) -> int:
+    "The permissions `path` should have after a rewrite: its own if it exists, else what `open` would give (umask)."
+    if path.exists(): return stat.S_IMODE(path.stat().st_mode)
+    mask = os.umask(0); os.umask(mask)
+    return 0o666 & ~mask
+
 def atomic_write(path,             # the file to (re)write
                  data=None,        # `str` or `bytes` to write, or `None` with `save`
                  save=None,        # or a function `save(tmp_path)` that writes the file itself (e.g. `torch.save`)
@@ -247,6 +253,7 @@ def atomic_write(path,             # the file to (re)write
             if data is not None: f.write(data.encode() if isinstance(data, str) else data)
         if save is not None: save(tmp)
         with open(tmp, 'rb+') as f: os.fsync(f.fileno())
+        os.chmod(tmp, _file_mode(path))              # mkstemp's file is private (0600); a written file is not
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

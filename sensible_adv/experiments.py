@@ -16,7 +16,8 @@ from .runs import train, evaluate_run
 # %% auto #0
 __all__ = ['FMNIST_RUNS', 'FMNIST_EVALS', 'SENSITIVITY_EVALS', 'SENSITIVITY_RUNS', 'CAPACITY_EVALS', 'CAPACITY_RUNS',
            'PAPER_RUNS', 'FRONTIER_BASE', 'FRONTIER_EPS', 'FRONTIER', 'FRONTIER_SEEDS', 'run_study', 'results_table',
-           'show_results', 'frontier_jobs', 'run_frontier', 'collect_frontier', 'frontier_table', 'plot_frontier']
+           'show_results', 'run_label', 'study_table', 'markdown_table', 'frontier_jobs', 'run_frontier',
+           'collect_frontier', 'frontier_table', 'plot_frontier']
 
 # %% ../nbs/12_experiments.ipynb #c007b004
 def run_study(name:str,               # the study's name: results go to `out/<name>.json`
@@ -90,6 +91,44 @@ def results_table(path,                      # a results JSON written by `run_st
 def show_results(path, **kwargs):
     "`results_table` of a committed results file, or a note that the study has not been run on this checkout."
     return results_table(path, **kwargs) if Path(path).exists() else f'{path}: not run yet (run the slow cell above)'
+
+# %% ../nbs/12_experiments.ipynb #b5d15d2c
+def run_label(args:dict,       # a run's training arguments (`run_study`'s `runs` value)
+              varying=(),      # the argument names that tell this run from the others of its method
+             ) -> str:
+    "A run's row name: its method's name, then the arguments that vary (`sensible (SENSE), c=0.3`)."
+    fmt = lambda v: f'{v:g}' if isinstance(v, float) else str(v)
+    return ', '.join([METHOD_NAMES.get(args['method'], args['method'])] + [f'{k}={fmt(args[k])}' for k in varying if k in args])
+
+def study_table(path,          # a results JSON written by `run_study`
+                columns:dict,  # `results_table` column -> header, in the order shown (e.g. {'AutoAttack @300': 'AutoAttack (300)'})
+               ) -> pd.DataFrame:
+    "A study's chosen columns under readable headers, one row per run (`run_label`), and the checks passed."
+    res = json.loads(Path(path).read_text())
+    missing = [c for c in columns if not any(x.get('column', x['attack']) == c for r in res.values() for x in r['rows'])]
+    if missing: raise KeyError(f"`columns`: {missing} not in {str(path)!r}; it has {list(results_table(path).columns[:-4])}")
+    by_method = {}
+    for r in res.values(): by_method.setdefault(r['args']['method'], []).append(r['args'])
+    def varying(m):
+        runs = by_method[m]
+        return [k for k in dict.fromkeys(k for a in runs for k in a) if len({repr(a.get(k)) for a in runs}) > 1]
+    t = results_table(path, cols=list(columns))
+    out = t[list(columns)].rename(columns=columns)
+    out['checks passed'] = t['checks passed']
+    out.index = pd.Index([run_label(res[r]['args'], varying(res[r]['args']['method'])) for r in t.index], name='run')
+    return out
+
+def markdown_table(df:pd.DataFrame, # a table; its index becomes the first column
+                   digits:int=3,    # decimals of the floats
+                  ) -> str:
+    "`df` as a GitHub markdown table: floats to `digits` places, missing values as '-'."
+    def fmt(v):
+        if v is None or (isinstance(v, float) and v != v): return '-'
+        return f'{v:.{digits}f}' if isinstance(v, float) else str(v)
+    head = [str(df.index.name or '')] + [str(c) for c in df.columns]
+    lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
+    lines += ['| ' + ' | '.join([fmt(i)] + [fmt(v) for v in row]) + ' |' for i, row in zip(df.index, df.itertuples(index=False))]
+    return '\n'.join(lines)
 
 # %% ../nbs/12_experiments.ipynb #90b9e343
 FMNIST_RUNS = {m: dict(dataset='fashion_mnist', method=m, arch='small_cnn', eps=0.1, epochs=4, n_train=12000,

@@ -28,7 +28,7 @@ from .learner import *
 __all__ = ['TRAIN_KEYS', 'RUN_FILES', 'DEMO_METHODS', 'DEMO_FILES', 'DEMO_SETTINGS', 'check_name', 'refuse_overwrite',
            'rng_state', 'set_rng_state', 'read_checkpoint', 'deferred_interrupt', 'RunFolder', 'load_checkpoint',
            'read_config', 'last_checkpoint', 'train', 'load_run_folder', 'load_run', 'evaluate_run', 'plot_eps_curves',
-           'demo']
+           'demo', 'demo_table']
 
 # %% ../nbs/09_runs.ipynb #789ec8be
 TRAIN_KEYS = ('dataset', 'method', 'arch', 'width', 'eps', 'steps', 'step', 'c', 'beta', 'tau', 'warmup',
@@ -395,7 +395,7 @@ def demo(out:str='sensible_report', # report folder: report.md, results.json and
     plot_sensible_grid(mp, x.clamp(0, 1), y, eps, c, info.classes,
                        outp / 'sensible_examples.png',
                        title=f'Sensibly trained model, eps = {eps}: green = true label kept, red = fooled')
-    table = _demo_table(results)
+    table = demo_table(results)
     wall = time.perf_counter() - t0
     summary = dict(dataset=dataset, settings=st, c=c, seed=seed, attacks=list(attacks), results=results,
                    curves=curves, wall_seconds=wall, torch=torch.__version__, sensible_adv=sensible_adv.__version__)
@@ -405,8 +405,9 @@ def demo(out:str='sensible_report', # report folder: report.md, results.json and
           "robustness_vs_eps.png, sensible_examples.png)")
     return summary
 
-def _demo_table(results:dict) -> str:
-    "The comparison as a markdown table: one row per method, one column per attack."
+def demo_table(results:dict, # the `results` of a demo's `results.json`: method -> its report, checks and training time
+              ) -> str:
+    "The comparison as a markdown table: one row per method, one column per attack, and the training seconds."
     attacks = [r['attack'] for r in next(iter(results.values()))['report'] if 'unbounded' not in r['attack']]
     lines = ['| method | ' + ' | '.join(attacks) + ' | train s |', '|---' * (len(attacks) + 2) + '|']
     for mth, r in results.items():

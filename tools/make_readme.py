@@ -3,7 +3,8 @@
 
 `nbdev_readme` renders the README with Quarto, which cannot be installed everywhere. This does the same job with
 `jupyter nbconvert`'s Markdown exporter: it drops cells hidden with `#| hide` (and `#| include: false`), strips
-the `#|` directive lines from the code cells it keeps, and converts the rest. Links the notebook writes relative
+the `#|` directive lines from the code cells it keeps, shows only the output of `#| echo: false` cells (their
+markdown as markdown, as Quarto does with `output: asis`), and converts the rest. Links the notebook writes relative
 to itself (`12_experiments.ipynb`) are rewritten relative to the README's folder (`nbs/12_experiments.ipynb`), so
 they work on GitHub too.
 Usage: make_readme.py [NOTEBOOK [OUT]]   (OUT '-' writes to stdout)
@@ -39,6 +40,12 @@ def relink(md, nb_dir, readme_dir):
     "Markdown with its inline links and images made relative to the README's folder."
     return _link.sub(lambda m: m.group(1) + readme_link(m.group(2), nb_dir, readme_dir) + m.group(3), md)
 
+def _output_text(o) -> str:
+    "The markdown (or printed text) of a cell output; '' for other kinds."
+    if o.get('output_type') == 'stream': return o.get('text', '') if o.get('name') == 'stdout' else ''
+    md = o.get('data', {}).get('text/markdown', '')
+    return ''.join(md) if isinstance(md, list) else md
+
 def readme_markdown(nb_path, readme_dir=ROOT):
     "The README's Markdown text for the notebook at `nb_path`, its links relative to `readme_dir`."
     nb = nbformat.read(nb_path, as_version=4)
@@ -48,6 +55,9 @@ def readme_markdown(nb_path, readme_dir=ROOT):
         if c.cell_type == 'code':
             ds, body = _directives(c.source)
             if _hidden & set(ds) or not body.strip(): continue
+            if 'echo: false' in ds or 'echo:false' in ds:   # Quarto's: the output without the code (markdown as markdown)
+                cells += [nbformat.v4.new_markdown_cell(_output_text(o)) for o in c.get('outputs', []) if _output_text(o)]
+                continue
             c.source = body
         cells.append(c)
     nb.cells = cells
