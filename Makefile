@@ -3,6 +3,7 @@
 #   make demo       the library's main job (`sensible_adv demo`)
 #   make test       library == export of notebooks, notebooks clean, every notebook alone (nbdev_test), pytest
 #   make test-slow  the heavy notebook cells flagged `slow` and `cross` (settings.ini tst_flags)
+#   make studies    the CPU studies of nbs/12_experiments.ipynb (cells flagged `study`): hours; resumes; results in nbs/results/
 #   make compat     the runtime tests and the README's examples beside the newest fastai/fastcore (.venv-compat)
 #   make data       the offline Fashion-MNIST (Debian's dataset-fashion-mnist; as root it installs it)
 #   make docs       the docs site offline: nbdev's processed pages (_proc/), then the site in _site_local/
@@ -37,10 +38,10 @@ PIP_NOISE := ^WARNING: Location 'file://.*' is ignored: it is neither a file nor
 HASH_LIB = find sensible_adv -type f -name '*.py' -not -path '*/__pycache__/*' | LC_ALL=C sort | xargs sha256sum
 HASH_NBS = find nbs -type f -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' -not -path '*/_proc/*' | LC_ALL=C sort | xargs sha256sum
 
-.PHONY: help venv demo test check-export check-clean nbtest pytest test-slow compat data bench-gpu device-wheels docs outputs readme clean distclean
+.PHONY: help venv demo test check-export check-clean nbtest pytest test-slow studies compat data bench-gpu device-wheels docs outputs readme clean distclean
 
 help:
-	@sed -n '3,13p' Makefile | sed 's/^# \{0,1\}//'
+	@grep -E '^#   make ' Makefile | sed 's/^# \{0,1\}//'
 
 $(STAMP): constraints.txt settings.ini setup.py pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -88,6 +89,10 @@ test: check-export check-clean nbtest pytest
 
 test-slow: $(STAMP)
 	$(BIN)/python tools/test_notebooks.py --jobs $(N_WORKERS) --nbdev-test $(BIN)/nbdev_test --flags "slow cross"
+
+# The studies rewrite the committed result files; one process, one thread (bench/experiments.py says how to split them)
+studies: $(STAMP)
+	OMP_NUM_THREADS=1 $(BIN)/python bench/experiments.py
 
 # The library as `pip install` gives it today: its own environment, from settings.ini `requirements` alone (cached)
 compat:
