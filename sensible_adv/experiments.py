@@ -4,7 +4,7 @@
 
 # %% ../nbs/12_experiments.ipynb #d61a0949
 from __future__ import annotations
-import json, time
+import hashlib, json, time
 from pathlib import Path
 import pandas as pd
 from .core import *
@@ -251,7 +251,9 @@ def frontier_table(path='results/frontier.json') -> pd.DataFrame:
                          'autoattack_spread': g.autoattack.max() - g.autoattack.min(),
                          'train_s': g.train_seconds.mean(), 'failed checks': g.failed.agg(lambda f: '; '.join(x for x in f if x) or 'none')})
 
-def plot_frontier(path='results/frontier.json', out=None) -> 'plt.Figure':
+def plot_frontier(path='results/frontier.json', # the frontier's results file (`collect_frontier`)
+                  out=None,                     # write the figure here as PNG (it records the results file's sha256)
+                 ) -> 'plt.Figure':
     "Natural vs AutoAttack accuracy, one line per method through its knob, error bars = min-max over seeds."
     import matplotlib.pyplot as plt
     t = frontier_table(path)
@@ -261,9 +263,11 @@ def plot_frontier(path='results/frontier.json', out=None) -> 'plt.Figure':
         ax.errorbar(g.autoattack, g.natural, xerr=g.autoattack_spread / 2, yerr=g.natural_spread / 2, marker='o', capsize=3,
                     label=METHOD_NAMES.get(method, method))
         for _, r in g.iterrows():
-            if r.knob: ax.annotate(f"{r.knob}={r.value:g}", (r.autoattack, r.natural), fontsize=6, xytext=(3, 3), textcoords='offset points')
+            if isinstance(r.knob, str): ax.annotate(f"{r.knob}={r.value:g}", (r.autoattack, r.natural), fontsize=6, xytext=(3, 3), textcoords='offset points')
     ax.set(xlabel='AutoAttack accuracy (eps = 0.1)', ylabel='natural accuracy', title='Fashion-MNIST, SmallCNN: the trade-off frontier')
     ax.grid(alpha=.3); ax.legend(fontsize=7)
     fig.tight_layout()
-    if out is not None: atomic_write(out, save=lambda p: fig.savefig(p, dpi=120, format='png'))
+    if out is not None:
+        meta = {'Source': f'{Path(path).name} sha256:{hashlib.sha256(Path(path).read_bytes()).hexdigest()}'}
+        atomic_write(out, save=lambda p: fig.savefig(p, dpi=120, format='png', metadata=meta))
     return fig

@@ -56,7 +56,8 @@ def readme_markdown(nb_path, readme_dir=ROOT):
             ds, body = _directives(c.source)
             if _hidden & set(ds) or not body.strip(): continue
             if 'echo: false' in ds or 'echo:false' in ds:   # Quarto's: the output without the code (markdown as markdown)
-                cells += [nbformat.v4.new_markdown_cell(_output_text(o)) for o in c.get('outputs', []) if _output_text(o)]
+                cells += [nbformat.v4.new_markdown_cell(relink(_output_text(o), Path(nb_path).parent, readme_dir))
+                          for o in c.get('outputs', []) if _output_text(o)]
                 continue
             c.source = body
         cells.append(c)
