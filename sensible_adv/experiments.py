@@ -104,15 +104,15 @@ def study_table(path,          # a results JSON written by `run_study`
                 columns:dict,  # `results_table` column -> header, in the order shown (e.g. {'AutoAttack @300': 'AutoAttack (300)'})
                ) -> pd.DataFrame:
     "A study's chosen columns under readable headers, one row per run (`run_label`), and the checks passed."
-    res = json.loads(Path(path).read_text())
-    missing = [c for c in columns if not any(x.get('column', x['attack']) == c for r in res.values() for x in r['rows'])]
-    if missing: raise KeyError(f"`columns`: {missing} not in {str(path)!r}; it has {list(results_table(path).columns[:-4])}")
+    res, t = json.loads(Path(path).read_text()), results_table(path)
+    results = list(t.columns[:-4])                   # the attack columns (then n, checks passed, train min, failed checks)
+    missing = [c for c in columns if c not in results]
+    if missing: raise KeyError(f"`columns`: {missing} not in {str(path)!r}; it has {results}")
     by_method = {}
     for r in res.values(): by_method.setdefault(r['args']['method'], []).append(r['args'])
     def varying(m):
         runs = by_method[m]
         return [k for k in dict.fromkeys(k for a in runs for k in a) if len({repr(a.get(k)) for a in runs}) > 1]
-    t = results_table(path, cols=list(columns))
     out = t[list(columns)].rename(columns=columns)
     out['checks passed'] = t['checks passed']
     out.index = pd.Index([run_label(res[r]['args'], varying(res[r]['args']['method'])) for r in t.index], name='run')

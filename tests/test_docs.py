@@ -185,6 +185,33 @@ def test_readme_in_sync_with_index():
     have = (ROOT/'README.md').read_text(encoding='utf-8')
     assert have == want, "README.md is out of date with nbs/index.ipynb: run `make readme` and commit README.md"
 
+def test_readme_results_are_the_result_files():
+    "The README's results (index's `echo: false` cell) are what that cell makes now from the committed files in nbs/results/."
+    import json, os
+    cells = [c for c in json.loads((NBS/'index.ipynb').read_text())['cells'] if c['cell_type'] == 'code']
+    setup = next(''.join(c['source']) for c in cells if ''.join(c['source']).startswith('#| hide'))
+    cell = next(c for c in cells if "study_table(R + 'fmnist_cpu.json'" in ''.join(c['source']))
+    stored = ''.join(''.join(o['data']['text/markdown']) for o in cell['outputs'] if 'text/markdown' in o.get('data', {}))
+    shown = []
+    ns = {}
+    cwd = os.getcwd()
+    try:
+        os.chdir(NBS)
+        exec(compile(setup, 'index.ipynb:setup', 'exec'), ns)
+        ns.update(Markdown=lambda text: text, display=shown.append)     # what `display(Markdown(text))` shows
+        exec(compile(''.join(cell['source']), 'index.ipynb:results', 'exec'), ns)
+    finally: os.chdir(cwd)
+    assert shown and stored == shown[-1], "index.ipynb's results are stale: run `make outputs readme` and commit"
+
+def test_frontier_figure_drawn_from_the_committed_results():
+    "nbs/results/frontier.png (in the README) records the sha256 of the frontier.json it was drawn from: that of the committed file."
+    import hashlib
+    from PIL import Image
+    res = NBS/'results'/'frontier.json'
+    src = Image.open(NBS/'results'/'frontier.png').text.get('Source', '')
+    assert src == f"frontier.json sha256:{hashlib.sha256(res.read_bytes()).hexdigest()}", \
+        f"frontier.png was drawn from another frontier.json ({src!r}): run `make outputs readme` and commit"
+
 def test_readme_links_resolve():
     "Every relative link in README.md leads to a file of the repository (links are relative to its root)."
     md = (ROOT/'README.md').read_text(encoding='utf-8')
