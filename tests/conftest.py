@@ -15,7 +15,7 @@ import subprocess, sys
 from pathlib import Path
 import pytest
 
-RUNTIME_TESTS = ('test_cli.py', 'test_data.py', 'test_ddp.py', 'test_faults.py', 'test_readme.py')
+RUNTIME_TESTS = ('test_cli.py', 'test_data.py', 'test_ddp.py', 'test_faults.py', 'test_library.py', 'test_readme.py')
 
 def pytest_addoption(parser):
     parser.addoption('--runtime-only', action='store_true',
