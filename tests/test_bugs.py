@@ -1,0 +1,279 @@
+"""Tests that catch the bugs that matter (issue #14): each is written from the definition the library implements,
+on a model whose outputs are known (logits built by hand, or a fixed linear/small random model), so that a plausible
+bug in the core gives a different, checkable answer. They import the package `sensible_adv`, so that a mutation run
+(`make mutate`) tests its mutants; all of them together run in a few seconds on one core.
+
+One test per class of bug that survived the notebooks' tests (the planted bug each one kills is named in its docstring).
+"""
+import math, warnings
+import pandas as pd, pytest, torch, torch.nn.functional as F
+from torch import nn
+from sensible_adv.attacks import PGD, NoisyStartPGD, FunctionAttack, kl_div, ce_loss
+from sensible_adv.sensible import SensibleAdversary
+from sensible_adv.callback import (SensibleAdversarialTraining, AdversarialTraining, TRADES, MART, FAT, RobustAccuracy)
+from sensible_adv.evaluate import robustness_report, sanity_checks, GradientMaskingWarning
+
+torch.set_num_threads(1)
+
+class Affine(nn.Module):
+    "A fixed affine classifier of the flattened pixels: `logits = x.flatten(1) @ w + b` (its probabilities are known exactly)."
+    def __init__(self, w, b):
+        super().__init__()
+        self.w, self.b = nn.Parameter(torch.tensor(w)), nn.Parameter(torch.tensor(b))
+    def forward(self, x): return x.flatten(1) @ self.w + self.b
+
+def one_pixel(*values) -> torch.Tensor:
+    "A batch of 1x1 single-channel images with the given pixel values."
+    return torch.tensor(values).reshape(-1, 1, 1, 1)
+
+# ---------------------------------------------------------------- 1. the sensible freeze rule at p(y|x') = c
+# The search freezes an example when its loss exceeds -log c, i.e. only when p(y|x') < c (strictly below): a point
+# with p(y|x') = c exactly is still sensible. The model: logits (0, 4x - 3); at x = 0.5 p(0|x) = 1/(1+e^-1) > 1/2,
+# one signed step of 0.25 lands at x = 0.75, where the logits tie and p(0|x') = 1/2 exactly (powers of two: exact).
+TIE = Affine([[0., 4.]], [0., -3.])
+
+def _sensible(c, compact, x0, steps=2):
+    atk = SensibleAdversary(eps=0.25, step=0.25, steps=steps, c=c, random_start=False, compact=compact)
+    return atk.run(TIE, one_pixel(x0), torch.tensor([0]))
+
+def test_freeze_in_search_only_below_c():
+    "Kills: the in-search freeze test at the boundary (`>=` for `>`: freezing at p(y|x') = c, not only below it)."
+    with torch.no_grad(): z = TIE(one_pixel(0.75))
+    assert torch.equal(z[:, 0], z[:, 1]) and ce_loss(z, torch.tensor([0])).item() == pytest.approx(math.log(2), abs=1e-7)
+    for compact in (True, False):
+        at = _sensible(0.5, compact, 0.5)                  # p = c exactly after the first step: not frozen
+        assert at.status.tolist() == [2] and at.freeze_step.tolist() == [-1]
+        assert at.x_adv.flatten().tolist() == [0.75]
+        below = _sensible(0.5 + 1e-3, compact, 0.5)        # p = 1/2 < c: frozen at step 1, reverted to the point before
+        assert below.status.tolist() == [1] and below.freeze_step.tolist() == [1]
+        assert below.x_adv.flatten().tolist() == [0.5]
+
+def test_freeze_at_start_only_below_c():
+    "The same boundary for the test at the start: at p(y|x) = c the example is searched; just below c it is frozen at start."
+    for compact in (True, False):
+        at = _sensible(0.5, compact, 0.75, steps=1)        # the tie (argmax is y = 0, the first maximum), p = c
+        assert at.status.tolist() == [1] and at.freeze_step.tolist() == [1]   # searched, then frozen: x = 1 has p < 1/2
+        assert at.x_adv.flatten().tolist() == [0.75]
+        below = _sensible(0.5 + 1e-3, compact, 0.75, steps=1)
+        assert below.status.tolist() == [0] and below.freeze_step.tolist() == [0]
+
+# ---------------------------------------------------------------- 2. PGD restarts keep each example's worst point
+# With steps=0 a PGD restart is its random start, so R single runs drawn one after another under one seed are the R
+# restarts of one `restarts=R` run (no forward draws random numbers). The model fools an example iff its pixel > 0.5.
+STEP_MODEL = Affine([[0., 40.]], [0., -20.])
+
+def test_pgd_restarts_keep_each_examples_worst():
+    "Kills: PGD with restarts keeping the last restart (or any one restart) instead of each example's worst."
+    n, R = 200, 3
+    x, y = one_pixel(*[0.45] * n), torch.zeros(n, dtype=torch.long)
+    fooled = lambda xa: STEP_MODEL(xa).argmax(1) != y
+    torch.manual_seed(0)
+    singles = [PGD(0.1, steps=0)(STEP_MODEL, x, y) for _ in range(R)]
+    torch.manual_seed(0)
+    multi = PGD(0.1, steps=0, restarts=R)(STEP_MODEL, x, y)
+    with torch.no_grad():
+        each = torch.stack([fooled(s) for s in singles])           # [R, n]
+        assert 0 < each[0].sum() < n and (each.any(0) & ~each[-1]).any()   # restarts disagree, also with the last one
+        assert torch.equal(fooled(multi), each.any(0))              # fooled iff some restart fools it
+        safe = ~each.any(0)                                         # never fooled: the point of highest loss is kept
+        losses = torch.stack([ce_loss(STEP_MODEL(s), y) for s in singles])
+        assert torch.allclose(ce_loss(STEP_MODEL(multi), y)[safe], losses.amax(0)[safe])
+    torch.manual_seed(0)
+    one = PGD(0.1, steps=0, restarts=1)(STEP_MODEL, x, y)
+    assert torch.equal(one, singles[0])                             # restarts=1 is the first restart alone
+
+# ---------------------------------------------------------------- 3. TRADES and MART: losses and inner maximisation
+# Far-from-uniform logits, where KL(p||q) and KL(q||p) differ; the papers' losses written out plainly.
+def _logits():
+    g = torch.Generator().manual_seed(0)
+    clean, adv = 4 * torch.randn(6, 5, generator=g), 4 * torch.randn(6, 5, generator=g)
+    return clean, adv, torch.tensor([0, 1, 2, 3, 4, 0])
+
+def test_kl_div_is_kl_ref_to_p():
+    "`kl_div(ref, z)` = KL(softmax(ref) || softmax(z)) per example (torch's `F.kl_div(log q, p)` is KL(p || q))."
+    clean, adv, _ = _logits()
+    want = F.kl_div(F.log_softmax(adv, 1), F.softmax(clean, 1), reduction='none').sum(1)
+    assert torch.allclose(kl_div(clean, adv), want, atol=1e-5)
+    assert not torch.allclose(kl_div(adv, clean), want, atol=1e-2)   # the logits are far enough apart to tell the order
+
+def test_trades_loss_is_the_papers():
+    "Kills: TRADES' loss with the KL's arguments swapped. Zhang et al. 2019: CE(f(x), y) + beta * KL(f(x) || f(x'))."
+    clean, adv, y = _logits()
+    cb = TRADES(beta=6.); cb._old_lf = F.cross_entropy
+    p_nat = F.softmax(clean, 1)
+    want = F.cross_entropy(clean, y) + 6. * (p_nat * (F.log_softmax(clean, 1) - F.log_softmax(adv, 1))).sum(1).mean()
+    assert torch.allclose(cb.loss(adv, y, clean), want, atol=1e-5)
+
+def test_mart_loss_is_the_papers():
+    "MART (Wang et al. 2020), as its reference code writes it: BCE(adv) + beta * mean(KL(p_nat || p_adv) * (1 - p_nat(y)))."
+    clean, adv, y = _logits()
+    cb = MART(beta=6.)
+    adv_probs = F.softmax(adv, 1)
+    top2 = torch.argsort(adv_probs, 1)[:, -2:]
+    new_y = torch.where(top2[:, -1] == y, top2[:, -2], top2[:, -1])
+    loss_adv = F.cross_entropy(adv, y) + F.nll_loss(torch.log(1.0001 - adv_probs + 1e-12), new_y)
+    nat_probs = F.softmax(clean, 1)
+    true_probs = nat_probs.gather(1, y[:, None]).squeeze(1)
+    kl = (nat_probs * (torch.log(nat_probs) - torch.log(adv_probs + 1e-12))).sum(1)
+    want = loss_adv + 6. * (kl * (1.0000001 - true_probs)).mean()
+    assert torch.allclose(cb.loss(adv, y, clean), want, atol=1e-4)
+
+def _mlp():
+    "A small fixed random MLP with far-from-uniform outputs (its last layer scaled up), parameters frozen."
+    torch.manual_seed(1)
+    m = nn.Sequential(nn.Flatten(), nn.Linear(16, 12), nn.Tanh(), nn.Linear(12, 5)).eval()
+    with torch.no_grad(): m[1].weight.mul_(4); m[3].weight.mul_(8)
+    for p in m.parameters(): p.requires_grad_(False)
+    return m
+
+def test_trades_inner_maximisation_is_the_papers():
+    "Kills: TRADES' attack ascending the swapped KL. The reference code: x' = x + 0.001 N(0, I), then signed steps on KL(p(x) || p(x'))."
+    model, eps, step, K = _mlp(), 0.3, 0.1, 5
+    x = torch.rand(8, 1, 4, 4, generator=torch.Generator().manual_seed(2)) * 0.4 + 0.3
+    torch.manual_seed(3)
+    got = NoisyStartPGD(eps, step, K, 'kl')(model, x, torch.zeros(8, dtype=torch.long))
+    torch.manual_seed(3)
+    xa, p_nat = x + 0.001 * torch.randn(x.shape), F.softmax(model(x), 1)
+    for _ in range(K):
+        xa.requires_grad_(True)
+        g, = torch.autograd.grad(F.kl_div(F.log_softmax(model(xa), 1), p_nat, reduction='sum'), xa)
+        xa = torch.min(torch.max(xa.detach() + step * g.sign(), x - eps), x + eps).clamp(0, 1)
+    assert torch.allclose(got, xa, atol=1e-5)
+    assert kl_div(model(x), model(got)).mean() > 0.1            # the attack moved the prediction: not a vacuous match
+
+def test_mart_inner_maximisation_is_ce():
+    "MART's attack: the same noisy start, signed steps on the CE of the true label (its reference code)."
+    model, eps, step, K = _mlp(), 0.3, 0.1, 5
+    x = torch.rand(8, 1, 4, 4, generator=torch.Generator().manual_seed(2)) * 0.4 + 0.3
+    y = torch.arange(8) % 5
+    torch.manual_seed(3)
+    got = NoisyStartPGD(eps, step, K, 'ce')(model, x, y)
+    torch.manual_seed(3)
+    xa = x + 0.001 * torch.randn(x.shape)
+    for _ in range(K):
+        xa.requires_grad_(True)
+        g, = torch.autograd.grad(F.cross_entropy(model(xa), y), xa)
+        xa = torch.min(torch.max(xa.detach() + step * g.sign(), x - eps), x + eps).clamp(0, 1)
+    assert torch.allclose(got, xa, atol=1e-5)
+
+# ---------------------------------------------------------------- 4. the training attack runs in eval mode
+def _bn_model():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(144, 10))
+
+CALLBACKS = {'sense': lambda: SensibleAdversarialTraining(0.1, 0.05, 3, 0.5, show_stats=False),
+             'pgd': lambda: AdversarialTraining(0.1, 0.05, 3, show_stats=False),
+             'trades': lambda: TRADES(6., 0.1, 0.05, 3, show_stats=False),
+             'mart': lambda: MART(6., 0.1, 0.05, 3, show_stats=False),
+             'fat': lambda: FAT(0.1, 0.05, 3, show_stats=False)}
+
+@pytest.mark.parametrize('method', CALLBACKS)
+def test_callback_attacks_in_eval_mode(method):
+    "Kills: the sensible callback attacking with the model in train mode (BatchNorm's running statistics would move)."
+    from fastai.callback.core import Callback, CancelFitException
+    from fastai.learner import Learner
+    from sensible_adv.data import digits_dls
+    cb = CALLBACKS[method]()
+    seen = {}
+    bn = lambda m: [t.clone() for t in (m[1].running_mean, m[1].running_var, m[1].num_batches_tracked)]
+    class Before(Callback):
+        order = cb.order - 1
+        def before_batch(self): seen['before'], seen['mode'], seen['xb'] = bn(self.model), self.model.training, self.xb[0].clone()
+    class After(Callback):
+        order = cb.order + 1
+        def before_batch(self):
+            seen['after'], seen['mode_after'] = bn(self.model), self.model.training
+            seen['xb_after'] = self.xb[0].clone()
+            raise CancelFitException
+    dls = digits_dls(bs=16, n_train=32, n_valid=16, device='cpu')
+    learn = Learner(dls, _bn_model(), loss_func=F.cross_entropy, cbs=[Before(), cb, After()])
+    learn.fit(1)
+    assert seen['mode'] and seen['mode_after']                  # the model was in train mode, and is handed back so
+    assert not torch.equal(seen['xb'], seen['xb_after'])        # the attack ran
+    for a, b in zip(seen['before'], seen['after']): assert torch.equal(a, b)
+
+# ---------------------------------------------------------------- 5. robust accuracy: correct clean AND attacked
+# An oracle "attack" sends every example to a point the model classifies correctly: robust accuracy must then equal
+# natural accuracy (an example wrong when clean is not robust, whatever its attacked point).
+# The model predicts class 1 iff pixel 0 > 0.5; clean pixels 0.45 or 0.55, eps = 0.1: either class is in reach.
+ORACLE_MODEL = Affine([[-20., 20.], [0., 0.]], [10., -10.])
+
+def _oracle(model, x, y): return torch.cat([(0.45 + 0.1 * y.float()).reshape(-1, 1, 1, 1), x[..., 1:]], -1)
+
+def _fool(model, x, y): return torch.cat([(0.55 - 0.1 * y.float()).reshape(-1, 1, 1, 1), x[..., 1:]], -1)
+
+def _oracle_data():
+    g = torch.Generator().manual_seed(0)
+    y = torch.randint(0, 2, (40,), generator=g)
+    px = torch.where(torch.rand(40, generator=g) < 0.7, 0.45 + 0.1 * y, 0.55 - 0.1 * y)   # about 70% correct
+    return torch.stack([px, torch.full((40,), 0.5)], 1).reshape(40, 1, 1, 2).float(), y
+
+def test_robust_accuracy_never_exceeds_natural_in_report():
+    "Kills: `robustness_report` counting examples that were wrong when clean (robust accuracy above natural)."
+    x, y = _oracle_data()
+    nat = (ORACLE_MODEL(x).argmax(1) == y).float().mean().item()
+    assert 0.5 < nat < 0.9
+    atk = [FunctionAttack(_oracle, 0.1, name='oracle'), FunctionAttack(_fool, 0.1, name='fool')]
+    df = robustness_report(ORACLE_MODEL, (x, y), eps=0.1, attacks=atk, sanity=False, verbose=False, bs=16)
+    acc = dict(zip(df.attack, df.accuracy))
+    assert acc['natural'] == pytest.approx(nat) and acc['oracle'] == pytest.approx(nat) and acc['fool'] == 0.
+    assert list(df.n) == [40, 40, 40]
+
+def test_robust_accuracy_metric_never_exceeds_natural():
+    "Kills: the `RobustAccuracy` metric counting examples that were wrong when clean; it also counts only its first `n`."
+    from types import SimpleNamespace
+    x, y = _oracle_data()
+    ok = ORACLE_MODEL(x).argmax(1) == y
+    for n, want in ((40, ok.float().mean().item()), (25, ok[:25].float().mean().item())):
+        m = RobustAccuracy(FunctionAttack(_oracle, 0.1), n=n)
+        for i in range(0, 40, 16):                                  # batches of 16, as a validation loop feeds it
+            m.accumulate(SimpleNamespace(model=ORACLE_MODEL, xb=(x[i:i + 16],), yb=(y[i:i + 16],), dls=None))
+        assert m.count == n and m.value == pytest.approx(want)
+    m = RobustAccuracy(FunctionAttack(_fool, 0.1))
+    m.accumulate(SimpleNamespace(model=ORACLE_MODEL, xb=(x,), yb=(y,), dls=None))
+    assert m.value == 0.
+    m.reset(); assert m.value is None
+
+# ---------------------------------------------------------------- 6. the sanity checks of a report
+# A hand-made report that passes every check, then one variant per check that breaks exactly that one.
+def _report(**acc):
+    "Rows of a report at eps = 8/255 on 1,000 images (tolerance 0.01), accuracies overridden by `acc`."
+    a = dict(natural=0.9, fgsm=0.6, pgd20=0.5, pgd100x5=0.45, cw30=0.48, aa=0.44, transfer=0.7, unbounded=0.0) | acc
+    rows = [('natural', 'natural', 0., 0), ('fgsm', 'fgsm', 8/255, 1), ('pgd20', 'pgd', 8/255, 20),
+            ('pgd100x5', 'pgd', 8/255, 500), ('cw30', 'cw', 8/255, 30), ('aa', 'autoattack', 8/255, 1),
+            ('transfer', 'transfer', 8/255, 40), ('unbounded', 'unbounded', 1., 100)]
+    return pd.DataFrame([dict(attack=k, kind=kind, eps=e, accuracy=a[k], n=1000, seconds=0., budget=b) for k, kind, e, b in rows])
+
+ALL_CHECKS = ['more_iterations', 'autoattack_le_pgd', 'pgd_le_fgsm', 'white_le_black',
+              'pgd_not_far_above', 'pgd_not_far_above', 'pgd_not_far_above', 'unbounded_eps']
+
+@pytest.mark.parametrize('broken, acc', [(None, {}), ('more_iterations', dict(pgd100x5=0.55)),
+                                         ('autoattack_le_pgd', dict(aa=0.6)), ('pgd_le_fgsm', dict(fgsm=0.3)),
+                                         ('white_le_black', dict(transfer=0.4)), ('pgd_not_far_above', dict(cw30=0.3)),
+                                         ('unbounded_eps', dict(unbounded=0.1))])
+def test_sanity_checks_each_break_one(broken, acc):
+    "Kills: the `autoattack_le_pgd` check always passing; `more_iterations` never recorded (exact names and count)."
+    checks = sanity_checks(_report(**acc), warn=False)
+    assert sorted(c['check'] for c in checks) == sorted(ALL_CHECKS)
+    assert [c['check'] for c in checks if not c['passed']] == ([] if broken is None else [broken])
+    assert {c['n'] for c in checks} == {1000} and {c['eps'] for c in checks} == {8/255, 1.}
+
+BOUNDARIES = [('more_iterations', 'pgd100x5', 0.505, 0.515), ('autoattack_le_pgd', 'aa', 0.455, 0.465),
+              ('pgd_le_fgsm', 'fgsm', 0.495, 0.485), ('white_le_black', 'transfer', 0.435, 0.425),
+              ('pgd_not_far_above', 'cw30', 0.355, 0.345), ('unbounded_eps', 'unbounded', 0.02, 0.021)]
+
+@pytest.mark.parametrize('check, key, within, beyond', BOUNDARIES)
+def test_sanity_check_tolerances(check, key, within, beyond):
+    "Each check passes within its tolerance (0.01 on 1,000 images; 0.02 for the unbounded attack; gap 0.10) and fails just beyond it, with one warning."
+    assert all(c['passed'] for c in sanity_checks(_report(**{key: within}), warn=False))
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter('always')
+        failed = [c['check'] for c in sanity_checks(_report(**{key: beyond})) if not c['passed']]
+    assert failed == [check]
+    assert [x.category for x in w] == [GradientMaskingWarning] and check in str(w[0].message)
+
+def test_sanity_check_tolerance_is_at_least_two_images():
+    "On 100 images the accuracy tolerance is 2/100, not `tol` = 0.01."
+    small = _report(pgd100x5=0.515).assign(n=100)
+    assert all(c['passed'] for c in sanity_checks(small, warn=False))
+    assert not all(c['passed'] for c in sanity_checks(_report(pgd100x5=0.525).assign(n=100), warn=False))
