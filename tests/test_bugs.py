@@ -57,6 +57,105 @@ def test_freeze_at_start_only_below_c():
         below = _sensible(0.5 + 1e-3, compact, 0.75, steps=1)
         assert below.status.tolist() == [0] and below.freeze_step.tolist() == [0]
 
+def test_sensible_arguments_checked_and_kept():
+    "The documented defaults and ranges: steps K >= 0, c in (0, 1], loss 'ce' or 'kl'; each error names its argument."
+    from sensible_adv.attacks import default_step
+    a = SensibleAdversary()
+    assert (a.eps, a.steps, a.c, a.step, a.loss) == (8/255, 10, 0.5, default_step(8/255, 10), 'ce')
+    assert a.adaptive and a.random_start and a.keep_random_start and a.freeze_test and a.compact and a.eval_mode
+    b = SensibleAdversary(0.1, step=0.03, steps=0, c=1., loss='kl')
+    assert (b.eps, b.step, b.steps, b.c, b.loss) == (0.1, 0.03, 0, 1., 'kl')
+    for kw, name in ((dict(steps=-1), 'steps'), (dict(c=0.), 'c'), (dict(c=1.5), 'c'), (dict(loss='cw'), 'loss')):
+        with pytest.raises(ValueError, match=f'`{name}`'): SensibleAdversary(**kw)
+
+def test_sensible_nothing_to_search_returns_x():
+    "c = 1, K = 0 or eps = 0: the natural examples, every one frozen at the start (the paper returns X)."
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.rand(5, 1, 2, 2, generator=g) * 0.5 + 0.25, torch.tensor([0, 1, 0, 1, 0])
+    model = Affine(torch.randn(4, 2, generator=g).tolist(), [0., 0.])
+    for kw in (dict(c=1.), dict(steps=0), dict(eps=0.)):
+        r = SensibleAdversary(**{'eps': 0.1, **kw}).run(model, x, y)
+        assert torch.equal(r.x_adv, x) and r.status.tolist() == [0] * 5 and r.freeze_step.tolist() == [0] * 5
+        assert r.steps == kw.get('steps', 10)
+
+def test_sensible_start_frozen_rows():
+    "Rows frozen at the start (misclassified, or p(y|x) < c) stay at the random start, or at x with keep_random_start=False."
+    x = torch.full((6, 1, 2, 2), -0.95)
+    y = torch.tensor([0, 1, 0, 1, 0, 1])                   # the model says 0 everywhere: the odd rows are misclassified
+    model, kw = Affine([[0., 0.]] * 4, [1., -1.]), dict(eps=0.1, steps=3, c=0.5, bounds=(-1., 1.))
+    torch.manual_seed(0)
+    start = x + __import__('sensible_adv').attacks.random_start(x, 0.1, 'Linf', (-1., 1.))
+    torch.manual_seed(0)
+    r = SensibleAdversary(**kw).run(model, x, y)
+    assert r.status.tolist() == [2, 0] * 3 and r.freeze_step.tolist() == [-1, 0] * 3
+    assert torch.equal(r.x_adv[1::2], start[1::2]) and (start[1::2] < -0.95).any() and (start >= -1).all()
+    torch.manual_seed(0)
+    r = SensibleAdversary(**kw, keep_random_start=False).run(model, x, y)
+    assert torch.equal(r.x_adv[1::2], x[1::2]) and r.status.tolist() == [2, 0] * 3
+
+def test_sensible_without_freezing_is_pgd():
+    "freeze_test=False is plain CE PGD: K signed (Linf) or normalised (L2) steps, projected into the ball and the bounds."
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.rand(6, 1, 3, 3, generator=g) * 2 - 1, torch.arange(6) % 3
+    model = Affine(torch.randn(9, 3, generator=g).tolist(), [0., 0., 0.])
+    for norm, eps, step in (('Linf', 0.3, 0.1), ('L2', 0.6, 0.25)):
+        atk = SensibleAdversary(eps, step, 4, freeze_test=False, random_start=False, norm=norm, bounds=(-1., 1.))
+        r = atk.run(model, x, y)
+        xa = x.clone()
+        for _ in range(4):
+            xa.requires_grad_(True)
+            gr, = torch.autograd.grad(F.cross_entropy(model(xa), y, reduction='sum'), xa)
+            if norm == 'Linf': xa = torch.min(torch.max(xa.detach() + step * gr.sign(), x - eps), x + eps)
+            else:
+                d = xa.detach() + step * gr / gr.flatten(1).norm(dim=1).reshape(-1, 1, 1, 1) - x
+                xa = x + d * (eps / d.flatten(1).norm(dim=1).clamp_min(1e-12)).clamp(max=1).reshape(-1, 1, 1, 1)
+            xa = xa.clamp(-1, 1)
+        assert torch.allclose(r.x_adv, xa, atol=1e-5), norm
+        assert r.status.tolist() == [2] * 6 and (r.x_adv != x).any()
+        assert torch.equal(atk(model, x, y), r.x_adv)          # calling the attack: the same examples
+
+def test_sensible_compact_is_exact_and_warmup_never_freezes_in_search():
+    "Compaction (dropping frozen rows) gives the same result as the full batch, in eval mode; in warm-up (adaptive=False) nothing freezes during the search."
+    g = torch.Generator().manual_seed(1)
+    x, y = torch.rand(32, 1, 3, 3, generator=g), torch.arange(32) % 3
+    model = Affine((3 * torch.randn(9, 3, generator=g)).tolist(), [0., 0., 0.])
+    runs = {}
+    for compact in (True, False):
+        for adaptive in (True, False):
+            torch.manual_seed(0)
+            runs[compact, adaptive] = SensibleAdversary(0.2, 0.05, 6, c=0.4, compact=compact, adaptive=adaptive).run(model, x, y)
+    for adaptive in (True, False):
+        a, b = runs[True, adaptive], runs[False, adaptive]
+        assert torch.allclose(a.x_adv, b.x_adv, atol=1e-6) and torch.equal(a.status, b.status) and torch.equal(a.freeze_step, b.freeze_step)
+    st = runs[True, True].status.tolist()
+    assert {0, 1, 2} <= set(st)                                # all three kinds of rows in the batch
+    assert 1 not in runs[True, False].status.tolist()
+    f = runs[True, True].freeze_step
+    assert ((f > 0) == (runs[True, True].status == 1)).all() and ((f == 0) == (runs[True, True].status == 0)).all()
+    from sensible_adv.sensible import sensible_adversary
+    torch.manual_seed(0)
+    assert torch.equal(sensible_adversary(model, x, y, eps=0.2, step=0.05, steps=6, c=0.4).x_adv, runs[True, True].x_adv)
+
+def test_sensible_kl_search_caps_the_kl():
+    "loss='kl' (the authors' TRADES variant): the start is tested on the CE, the search on KL(p(x) || p(x')) <= -log c."
+    model = Affine([[0., 24.]], [0., -15.])                   # x = 0.5: logits (0, -3); one step of 0.25: (0, 3)
+    x, y = one_pixel(0.5), torch.tensor([0])
+    with torch.no_grad(): kl, ce = kl_div(model(x), model(one_pixel(0.75))).item(), ce_loss(model(one_pixel(0.75)), y).item()
+    assert kl < 2.9 < ce and ce_loss(model(x), y).item() < 2.9
+    for compact in (True, False):
+        kw = dict(eps=0.25, step=0.25, steps=1, c=math.exp(-2.9), random_start=False, compact=compact)
+        r = SensibleAdversary(**kw, loss='kl').run(model, x, y)     # KL below the cap: searched
+        assert r.status.tolist() == [2] and r.x_adv.flatten().tolist() == [0.75]
+        r = SensibleAdversary(**kw, loss='ce').run(model, x, y)     # CE above it: frozen in the search
+        assert r.status.tolist() == [1] and r.x_adv.flatten().tolist() == [0.5]
+
+def test_sensible_takes_exactly_k_steps():
+    "K steps of size alpha, no more: on a linear model without freezing, the pixel moves by K * alpha."
+    model = Affine([[0., 1.]], [0., 0.])
+    for k in (1, 3):
+        r = SensibleAdversary(eps=0.5, step=0.125, steps=k, freeze_test=False, random_start=False).run(model, one_pixel(0.25), torch.tensor([0]))
+        assert r.x_adv.flatten().tolist() == [0.25 + 0.125 * k]
+
 # ---------------------------------------------------------------- 2. PGD restarts keep each example's worst point
 # With steps=0 a PGD restart is its random start, so R single runs drawn one after another under one seed are the R
 # restarts of one `restarts=R` run (no forward draws random numbers). The model fools an example iff its pixel > 0.5.
