@@ -1,12 +1,14 @@
 """The mutation score of `make mutate`: per module, how many of mutmut's mutants were killed, survived, had no test
 that runs their function, timed out, or were not run; and the surviving mutants, each with its diff.
 
-Reads mutmut 3's results (mutants/<module>.py.meta) and bench/results/mutation_equivalent.md, whose lines
-"- `MUTANT NAME`: reason" name the survivors judged equivalent (no test written from the definition can tell them
-from the original). Score = killed / (mutants run - equivalent); `no tests` counts as not killed. Prints the table
-and writes it as JSON (`--out`). Usage: `python tools/mutation_score.py [--out bench/results/mutation.json]`.
+Reads mutmut 3's results (mutants/<module>.py.meta) and bench/results/mutation_equivalent.md. There, the lines
+"- `MUTANT NAME`: reason" (a name may be an fnmatch pattern) under the heading "## Equivalent" name the survivors
+judged equivalent (no test written from the definition can tell them from the original), and those under
+"## Not scored" the mutants left out of the score on purpose (figures). A mutant that only changes its function's
+docstring is equivalent by rule. Score = killed / (mutants run - equivalent - not scored); `no tests` counts as not
+killed. Prints the table and writes it as JSON (`--out`). Usage: `python tools/mutation_score.py [--out FILE]`.
 """
-import argparse, difflib, json, re
+import argparse, difflib, fnmatch, json, re
 from collections import Counter
 from pathlib import Path
 
@@ -15,42 +17,73 @@ MODULES = ('sensible', 'callback', 'evaluate', 'attacks', 'runs')
 STATUS = {1: 'killed', 3: 'killed', -24: 'killed', 0: 'survived', 5: 'no tests', 33: 'no tests', 34: 'skipped',
           35: 'suspicious', 36: 'timeout', 24: 'timeout', 152: 'timeout', 255: 'timeout', -11: 'segfault', None: 'not run'}
 
-def equivalent_names(path:Path) -> dict:
-    "Mutant name -> reason, from the lines \"- `NAME`: reason\" of the equivalents file."
-    if not path.exists(): return {}
-    return dict(re.findall(r'^- `([^`]+)`:?\s*(.*)$', path.read_text(), re.M))
+def listed(path:Path) -> dict:
+    "Section ('equivalent', 'not scored') -> {mutant name or pattern: reason}, from the equivalents file."
+    out = {'equivalent': {}, 'not scored': {}}
+    if not path.exists(): return out
+    for part in re.split(r'^## ', path.read_text(), flags=re.M)[1:]:
+        head = part.split('\n', 1)[0].strip().lower()
+        if head in out: out[head].update(re.findall(r'^- `([^`]+)`:?\s*(.*)$', part, re.M))
+    return out
 
-def mutant_diff(module, name:str) -> list[str]:
-    "The lines mutant `name` changes ('-' original, '+' mutant), from mutmut's mutated module."
-    from mutmut.__main__ import read_original_function, read_mutant_function
+def match(name:str, names:dict) -> bool:
+    "Whether mutant `name` is listed in `names` (exactly or by a pattern)."
+    return name in names or any('*' in k and fnmatch.fnmatchcase(name, k) for k in names)
+
+def docstring_only(defs:dict, name:str) -> bool:
+    "Whether mutant `name` differs from its function only in the docstring."
     import libcst as cst
-    orig = cst.Module([read_original_function(module, name)]).code.strip().split('\n')
-    mut = cst.Module([read_mutant_function(module, name)]).code.strip().split('\n')
+    short = name.split('.')[-1]
+    f, o = defs[short], defs[short.rsplit('__mutmut_', 1)[0] + '__mutmut_orig']
+    body = lambda fn: [cst.Module([st]).code for st in fn.body.body]
+    a, b = body(f), body(o)
+    return len(a) == len(b) and a[1:] == b[1:] and a[0] != b[0] and f.get_docstring() is not None
+
+def functions(module) -> dict:
+    "The function definitions of a mutated module by name (top level and in classes: where mutmut puts them)."
+    import libcst as cst
+    out, todo = {}, list(module.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, cst.FunctionDef): out[node.name.value] = node
+        elif isinstance(node, cst.ClassDef): todo.extend(node.body.body)
+    return out
+
+def mutant_diff(defs:dict, name:str) -> list[str]:
+    "The lines mutant `name` changes ('-' original, '+' mutant), from the functions of mutmut's mutated module."
+    import libcst as cst
+    short = name.split('.')[-1]
+    code = lambda f: cst.Module([f.with_changes(name=cst.Name('f'))]).code.strip().split('\n')
+    orig, mut = code(defs[short.rsplit('__mutmut_', 1)[0] + '__mutmut_orig']), code(defs[short])
     return [l.strip() for l in difflib.unified_diff(orig, mut, lineterm='', n=0)
             if l[:1] in '+-' and not l.startswith(('+++', '---'))]
 
-def score(mutants_dir:Path, equivalent:dict, diffs:bool=True) -> dict:
-    "The table: module -> counts, score, and the survivors (name, status, diff)."
+def score(mutants_dir:Path, lists:dict, diffs:bool=True) -> dict:
+    "The table: module -> counts, score, the survivors (name, status, diff) and the equivalent ones (name, reason)."
     import libcst as cst
     out = {}
     for mod in MODULES:
         meta = mutants_dir / 'sensible_adv' / f'{mod}.py.meta'
         if not meta.exists(): continue
-        codes = json.loads(meta.read_text())['exit_code_by_key']
-        st = {k: STATUS.get(v, f'exit {v}') for k, v in codes.items()}
+        st = {k: STATUS.get(v, f'exit {v}') for k, v in json.loads(meta.read_text())['exit_code_by_key'].items()}
+        left = {k: s for k, s in st.items() if s not in ('killed', 'not run')}
+        defs = functions(cst.parse_module((mutants_dir / 'sensible_adv' / f'{mod}.py').read_text())) if left else {}
+        eq, skip = {}, {}
+        for k in left:
+            if match(k, lists['not scored']): skip[k] = next(v for p, v in lists['not scored'].items() if p == k or fnmatch.fnmatchcase(k, p))
+            elif match(k, lists['equivalent']): eq[k] = next(v for p, v in lists['equivalent'].items() if p == k or fnmatch.fnmatchcase(k, p))
+            elif docstring_only(defs, k): eq[k] = 'docstring only'
+        surv = [dict(name=k, status=s, diff=mutant_diff(defs, k) if diffs else []) for k, s in sorted(left.items())
+                if k not in eq and k not in skip]
         c = Counter(st.values())
+        n = lambda status: sum(d['status'] == status for d in surv)
         run = len(st) - c['not run']
-        eq = sorted(k for k, s in st.items() if k in equivalent and s != 'killed')
-        denom = run - len(eq)
-        surv = [dict(name=k, status=s, diff=[]) for k, s in sorted(st.items()) if s not in ('killed', 'not run') and k not in equivalent]
-        if diffs and surv:                        # parsing a mutated module (all its mutants) takes a while: once
-            module = cst.parse_module((mutants_dir / 'sensible_adv' / f'{mod}.py').read_text())
-            for d in surv: d['diff'] = mutant_diff(module, d['name'])
+        denom = run - len(eq) - len(skip)
         out[f'sensible_adv/{mod}.py'] = dict(
-            generated=len(st), run=run, killed=c['killed'], equivalent=len(eq), survived=c['survived'] - sum(st[k] == 'survived' for k in eq),
-            no_tests=c['no tests'] - sum(st[k] == 'no tests' for k in eq), timeout=c['timeout'], not_run=c['not run'],
-            other={s: n for s, n in c.items() if s not in ('killed', 'survived', 'no tests', 'timeout', 'not run')},
-            score=round(c['killed'] / denom, 4) if denom else None, survivors=surv)
+            generated=len(st), run=run, killed=c['killed'], equivalent=len(eq), not_scored=len(skip), survived=n('survived'),
+            no_tests=n('no tests'), timeout=n('timeout'), other=len(surv) - n('survived') - n('no tests') - n('timeout'),
+            not_run=c['not run'], score=round(c['killed'] / denom, 4) if denom else None, survivors=surv,
+            equivalent_mutants=[dict(name=k, reason=v) for k, v in sorted(eq.items())])
     return out
 
 def main():
@@ -60,13 +93,13 @@ def main():
     ap.add_argument('--out', default=None, help='write the table as JSON here')
     ap.add_argument('--no-diffs', action='store_true', help='leave the survivors\' diffs out (faster)')
     args = ap.parse_args()
-    t = score(Path(args.mutants), equivalent_names(Path(args.equivalent)), not args.no_diffs)
-    cols = ('generated', 'run', 'killed', 'equivalent', 'survived', 'no_tests', 'timeout')
+    t = score(Path(args.mutants), listed(Path(args.equivalent)), not args.no_diffs)
+    cols = ('generated', 'run', 'killed', 'equivalent', 'not_scored', 'survived', 'no_tests', 'timeout', 'other')
     print(f"{'module':28s}" + ''.join(f'{c:>11s}' for c in cols) + f"{'score':>8s}")
     for mod, r in t.items():
         s = '' if r['score'] is None else f"{100 * r['score']:.1f}%"
         print(f'{mod:28s}' + ''.join(f'{r[c]:>11d}' for c in cols) + f'{s:>8s}')
-    print("score = killed / (run - equivalent); 'no tests': no fast test runs the mutated function (not killed)")
+    print("score = killed / (run - equivalent - not_scored); 'no tests': no fast test runs the mutated function (not killed)")
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(t, indent=1, ensure_ascii=False) + '\n')
