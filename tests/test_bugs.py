@@ -445,3 +445,121 @@ def test_sanity_check_tolerance_is_at_least_two_images():
     small = _report(pgd100x5=0.515).assign(n=100)
     assert all(c['passed'] for c in sanity_checks(small, warn=False))
     assert not all(c['passed'] for c in sanity_checks(_report(pgd100x5=0.525).assign(n=100), warn=False))
+
+# ---------------------------------------------------------------- 7. the report's rows, files and helpers
+def test_pixel_batches():
+    "Batches in pixels: a pair of tensors cut into `bs`, stopped after `n` examples; a Normalize loader de-normalised."
+    from sensible_adv.evaluate import pixel_batches
+    from sensible_adv.data import digits_dls
+    x, y = torch.rand(10, 1, 2, 2), torch.arange(10)
+    got = list(pixel_batches((x, y), bs=4))
+    assert [len(b[1]) for b in got] == [4, 4, 2] and torch.equal(torch.cat([b[0] for b in got]), x)
+    got = list(pixel_batches((x, y), n=5, bs=4))
+    assert [b[1].tolist() for b in got] == [[0, 1, 2, 3], [4]]
+    assert [len(b[1]) for b in pixel_batches((x, y), n=8, bs=4)] == [4, 4]
+    dls = digits_dls(bs=16, n_train=16, n_valid=40, device='cpu')
+    got = list(pixel_batches(dls.valid, n=20))
+    assert [len(b[1]) for b in got] == [16, 4]
+    xb = torch.cat([b[0] for b in got])
+    assert xb.min() >= 0 and xb.max() <= 1 and xb.max() > 0.9 and (xb * 16 - (xb * 16).round()).abs().max() < 1e-4   # digits: k/16
+    with pytest.raises(TypeError, match='DataLoaders'): list(pixel_batches(dls))
+
+def _report_model_data():
+    "The oracle model and data, and a second model that is fooled by nothing (constant logits favouring class y=0 or 1)."
+    return ORACLE_MODEL, *_oracle_data()
+
+def test_report_rows_subsets_and_config():
+    "A report's rows: natural, each attack on its images (first n with `@n`), the same attacks on the smaller subsets, the unbounded sanity attack; its config."
+    model, x, y = _report_model_data()
+    ok = model(x).argmax(1) == y
+    atk = [FunctionAttack(_fool, 0.1, name='fool'), (FunctionAttack(_oracle, 0.1, name='oracle'), 10)]
+    df = robustness_report(model, (x, y), eps=0.1, attacks=atk, n=30, verbose=False, bs=8, seed=3)
+    got = [(r.attack, r.kind, r.n) for r in df.itertuples()]
+    assert got == [('natural', 'natural', 30), ('fool', 'other', 30), ('oracle', 'other', 10),
+                   ('PGD-100 unbounded, no random start', 'unbounded', 30), ('natural @10', 'natural', 10), ('fool @10', 'other', 10)]
+    acc = dict(zip(df.attack, df.accuracy))
+    assert acc['natural'] == pytest.approx(ok[:30].float().mean().item()) and acc['natural @10'] == pytest.approx(ok[:10].float().mean().item())
+    assert acc['oracle'] == acc['natural @10'] and acc['fool'] == acc['fool @10'] == 0. and acc['PGD-100 unbounded, no random start'] == 0.
+    assert list(df.eps) == [0., 0.1, 0.1, 1., 0., 0.1] and (df.seconds.iloc[1:4] >= 0).all() and df.seconds.iloc[4:].isna().all()
+    unb = df.attrs['checks']
+    assert [c['check'] for c in unb] == ['unbounded_eps'] and unb[0]['passed']
+    cfg = df.attrs['config']
+    assert (cfg['norm'], cfg['bounds'], cfg['n'], cfg['n_requested'], cfg['seed'], cfg['eval_mode']) == ('Linf', [0., 1.], 30, 30, 3, True)
+    assert cfg['attacks'][1].endswith('@10') and cfg['skipped'] == {} and cfg['autoattack'] is None and cfg['libraries'] == {}
+    two = robustness_report(model, (x, y), eps=[0.05, 0.1], attacks='fgsm', sanity=False, verbose=False)
+    assert list(two.eps) == [0., 0.05, 0.1] and list(two.kind) == ['natural', 'fgsm', 'fgsm'] and two.attrs['checks'] == []
+    assert two.accuracy.iloc[1] >= two.accuracy.iloc[2]      # FGSM at 0.05 reaches the boundary less often than at 0.1
+
+def test_report_refuses_what_it_cannot_score():
+    "Errors that say what is wrong: no loader, an attack's radius or norm not the report's, labels beyond the model's classes."
+    model, x, y = _report_model_data()
+    with pytest.raises(ValueError, match='`dl`'): robustness_report(model, verbose=False)
+    with pytest.raises(ValueError, match='eps=0.2'): robustness_report(model, (x, y), eps=0.1, attacks=[PGD(0.2)], verbose=False)
+    with pytest.raises(ValueError, match='L2'): robustness_report(model, (x, y), eps=0.1, attacks=[PGD(0.1, norm='L2')], verbose=False)
+    with pytest.raises(ValueError, match='labels'): robustness_report(model, (x, y + 2), eps=0.1, attacks='fgsm', verbose=False)
+    with pytest.raises(TypeError, match='nn.Module'): robustness_report(lambda x: x, (x, y), verbose=False)
+    with pytest.raises(ValueError, match='no examples'): robustness_report(model, (x[:0], y[:0]), attacks='fgsm', verbose=False)
+    df = robustness_report(model, (x, y), eps=[0.05, 0.1], attacks=[PGD(0.1, steps=2)], sanity=False, verbose=False)
+    assert list(df.attack) == ['natural', 'PGD-2'] and list(df.eps) == [0., 0.1]      # an attack object joins its own radius
+
+def test_unbounded_attack_covers_the_box():
+    "The sanity attack: PGD-100 from x (no random start), radius the whole pixel range (Linf) or its diagonal (L2), step radius/20."
+    from sensible_adv.evaluate import _unbounded
+    x = torch.zeros(2, 3, 4, 4)
+    for norm, big in (('Linf', 2.), ('L2', 2. * math.sqrt(48))):
+        j = _unbounded(x, norm, (-1., 1.))
+        a = j['attack']
+        assert (a.eps, a.step, a.steps, a.random_start, a.norm, a.bounds) == (pytest.approx(big), pytest.approx(big / 20), 100, False, norm, (-1., 1.))
+        assert (j['kind'], j['eps'], j['budget'], j['n']) == ('unbounded', pytest.approx(big), 100, None)
+
+def _aa_report():
+    "A hand-made report with one AutoAttack row at 8/255 on 200 of 1,000 images."
+    rows = [dict(attack='natural', kind='natural', eps=0., accuracy=0.9, n=1000, seconds=0., budget=0),
+            dict(attack='PGD-20', kind='pgd', eps=8/255, accuracy=0.5, n=1000, seconds=1.5, budget=20),
+            dict(attack='AutoAttack', kind='autoattack', eps=8/255, accuracy=0.4, n=200, seconds=9., budget=1),
+            dict(attack='natural @200', kind='natural', eps=0., accuracy=0.85, n=200, seconds=float('nan'), budget=0),
+            dict(attack='PGD-20 @200', kind='pgd', eps=8/255, accuracy=0.45, n=200, seconds=float('nan'), budget=20)]
+    df = pd.DataFrame(rows)
+    df.attrs['checks'] = sanity_checks(df, warn=False)
+    df.attrs['config'] = dict(norm='Linf', libraries={'torchattacks': '3.5.1'}, skipped={'fab': 'needs torchattacks'})
+    return df
+
+def test_robustbench_info_and_files(tmp_path):
+    "RobustBench's entry: clean and AutoAttack accuracy on the same images, eps as RobustBench writes it; save_report's three files."
+    import json
+    from sensible_adv.evaluate import robustbench_info, save_report, report_markdown, _eps_text
+    df = _aa_report()
+    info = robustbench_info(df, architecture='WRN', dataset='cifar10', number_forward_passes=2)
+    assert (info['clean_acc'], info['autoattack_acc'], info['eps'], info['architecture'], info['dataset']) == ('85.00', '40.00', '8/255', 'WRN', 'cifar10')
+    assert info['number_forward_passes'] == 2 and not info['additional_data'] and not info['unreliable'] and 'first 200' in info['footnote'] and '3.5.1' in info['footnote']
+    assert (_eps_text(8/255, 'Linf'), _eps_text(0.5, 'L2'), _eps_text(0.1, 'Linf'), _eps_text(0.5 / 255, 'Linf')) == ('8/255', '0.5', '0.1', '0.00196078')
+    with pytest.raises(ValueError, match='exactly one AutoAttack'): robustbench_info(df[df.kind != 'autoattack'])
+    pj, pm = save_report(df, tmp_path / 'r', name='rep', model_info=dict(dataset='cifar10'))
+    assert (pj.name, pm.name) == ('rep.json', 'rep.md') and pm.read_text() == report_markdown(df)
+    d = json.loads(pj.read_text())
+    assert [r['attack'] for r in d['rows']] == list(df.attack) and d['rows'][3]['seconds'] is None and 'kind' not in d['rows'][0]
+    assert d['checks'] == df.attrs['checks'] and d['config'] == df.attrs['config']
+    assert json.loads((tmp_path / 'r' / 'rep.robustbench.json').read_text())['dataset'] == 'cifar10'
+    save_report(df[df.kind != 'autoattack'], tmp_path / 's')
+    assert sorted(p.name for p in (tmp_path / 's').iterdir()) == ['robustness.json', 'robustness.md']
+
+def test_report_markdown():
+    "The markdown: one table row per report row, the `@m` note, the checks with failures in bold, the skipped attacks."
+    from sensible_adv.evaluate import report_markdown
+    df = _aa_report()
+    df.attrs['checks'][0]['passed'] = False
+    md = report_markdown(df).splitlines()
+    assert md[:3] == ['| attack | eps | robust accuracy | n | seconds |', '|---|---|---|---|---|', '| natural | 0 | 0.9000 | 1000 | 0.0 |']
+    assert md[3] == '| PGD-20 | 0.03137 | 0.5000 | 1000 | 1.5 |' and md[5] == '| natural @200 | 0 | 0.8500 | 200 |  |'
+    assert '`X @m`: attack X on the first m images' in md[8] and md[10].startswith('| sanity check |')
+    assert md[12].startswith('| autoattack_le_pgd | 0.03137 | 200 | **NO** |') and '| yes |' in md[13]
+    assert md[-1] == 'Skipped: fab (needs torchattacks)'
+    plain = report_markdown(pd.DataFrame(_aa_report().iloc[:2].to_dict('records')))
+    assert ' @' not in plain and 'sanity' not in plain and plain.endswith('| 1.5 |\n')
+
+def test_quantize():
+    "Quantize rounds to `levels` evenly spaced values in [0, 1]."
+    from sensible_adv.evaluate import Quantize
+    assert Quantize(3)(torch.tensor([0., 0.2, 0.3, 0.7, 1.])).tolist() == [0., 0., 0.5, 0.5, 1.]
+    assert Quantize().levels == 4
+    with pytest.raises(ValueError, match='`levels`'): Quantize(1)

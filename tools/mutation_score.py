@@ -92,8 +92,12 @@ def main():
     ap.add_argument('--equivalent', default=str(ROOT / 'bench/results/mutation_equivalent.md'))
     ap.add_argument('--out', default=None, help='write the table as JSON here')
     ap.add_argument('--no-diffs', action='store_true', help='leave the survivors\' diffs out (faster)')
+    ap.add_argument('--survivors', action='store_true', help="only print the names of the mutants not killed (to rerun them: "
+                    "make mutate MUTATE=\"$(python tools/mutation_score.py --survivors)\")")
     args = ap.parse_args()
-    t = score(Path(args.mutants), listed(Path(args.equivalent)), not args.no_diffs)
+    t = score(Path(args.mutants), listed(Path(args.equivalent)), not (args.no_diffs or args.survivors))
+    if args.survivors:
+        print(' '.join(d['name'] for r in t.values() for d in r['survivors'] if d['status'] != 'no tests')); return
     cols = ('generated', 'run', 'killed', 'equivalent', 'not_scored', 'survived', 'no_tests', 'timeout', 'other')
     print(f"{'module':28s}" + ''.join(f'{c:>11s}' for c in cols) + f"{'score':>8s}")
     for mod, r in t.items():
