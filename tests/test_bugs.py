@@ -317,6 +317,69 @@ def test_callbacks_build_their_attacks_as_documented():
     with pytest.raises(ValueError, match='`method`'): adversarial_callback('madry')
     assert repr(AdversarialTraining(nat_weight=0.5)).startswith('AdversarialTraining(PGD(') and 'nat_weight=0.5' in repr(AdversarialTraining(nat_weight=0.5))
 
+@pytest.mark.parametrize('cls, kind', [(AdversarialTraining, PGD), (TRADES, NoisyStartPGD), (MART, NoisyStartPGD)])
+def test_baseline_callbacks_arguments(cls, kind):
+    "PGD-AT, TRADES and MART build their attack from their arguments (defaults: 8/255, 10 steps); beta and nat_weight >= 0."
+    from sensible_adv.attacks import default_step
+    kw = {} if cls is AdversarialTraining else dict(beta=0.5)
+    cb = cls(eps=0.2, step=0.05, steps=4, norm='L2', bounds=(-1., 1.), show_stats=False, **kw)
+    a = cb.attack
+    assert type(a) is kind and (a.eps, a.step, a.steps, a.norm, a.bounds, a.validate) == (0.2, 0.05, 4, 'L2', (-1., 1.), False)
+    assert cb.show_stats is False and cb.nat_weight == 0. and getattr(cb, 'beta', 0.5) == 0.5
+    d = cls()
+    assert (d.attack.eps, d.attack.steps, d.attack.step, d.show_stats) == (8/255, 10, default_step(8/255, 10), True)
+    if cls is not AdversarialTraining:
+        assert d.beta == 6. and a.loss == ('kl' if cls is TRADES else 'ce') and cls(beta=0.).beta == 0.
+        with pytest.raises(ValueError, match='`beta`'): cls(beta=-1.)
+    else:
+        assert cls(nat_weight=0.5).nat_weight == 0.5
+        with pytest.raises(ValueError, match='`nat_weight`'): cls(nat_weight=-1.)
+    with pytest.raises(TypeError, match='`attack`'): type(cb).__mro__[1](PGD, 0.)
+
+def test_callback_statistics():
+    "The per-epoch statistics: sums of batch values divided by the number of examples; `None` before any batch or for an unknown key."
+    from types import SimpleNamespace
+    cb = AdversarialTraining(show_stats=False)
+    assert cb.stat('adv_loss') is None
+    clean, adv, y = _logits()
+    for _ in range(2):
+        cb.learn = SimpleNamespace(pred=adv, yb=(y,))
+        cb.after_loss()
+    assert cb.stat('adv_loss') == pytest.approx(F.cross_entropy(adv, y).item())
+    assert cb.stat('adv_acc') == pytest.approx((adv.argmax(1) == y).float().mean().item()) and cb.stat('nope') is None
+    with pytest.raises(ValueError, match='one input and one target'):
+        cb.learn = SimpleNamespace(xb=(clean, clean), yb=(y,)); cb.before_batch()
+
+def test_callback_in_a_fit():
+    "In a fit: the method's loss replaces the learner's in training only, the statistics columns come and go, the first batch is checked."
+    from fastai.callback.core import Callback
+    from fastai.learner import Learner
+    from sensible_adv.data import digits_dls
+    from sensible_adv.callback import TrainingStat
+    seen = []
+    class Watch(Callback):
+        order = 99
+        def after_loss(self):
+            cb = self.learn.trades
+            want = cb.loss(self.pred, self.yb[0], cb.clean_pred) if self.training else F.cross_entropy(self.pred, self.yb[0])
+            seen.append((self.training, torch.allclose(self.loss, want)))
+    for normalize in (True, False):
+        seen.clear()
+        dls = digits_dls(bs=16, n_train=32, n_valid=16, device='cpu', normalize=normalize)
+        torch.manual_seed(0)
+        learn = Learner(dls, nn.Sequential(nn.Flatten(), nn.Linear(64, 10)), loss_func=F.cross_entropy, cbs=[TRADES(1., 0.1, 0.05, 2), Watch()])
+        learn.fit(1)
+        assert [t for t, _ in seen] == [True, True, False] and all(ok for _, ok in seen)
+        assert learn.loss_func is F.cross_entropy and not any(isinstance(m, TrainingStat) for m in learn.metrics)
+        names = list(learn.recorder.metric_names)
+        assert 'adv_loss' in names and 'adv_acc' in names
+        acc = learn.recorder.log[names.index('adv_acc')]
+        assert 0 <= acc <= 1 and acc == pytest.approx(learn.trades.stat('adv_acc'))
+    bad = digits_dls(bs=16, n_train=32, n_valid=16, device='cpu', normalize=False)
+    learn = Learner(bad, nn.Sequential(nn.Flatten(), nn.Linear(64, 10)), loss_func=F.cross_entropy,
+                    cbs=[TRADES(1., 0.1, 0.05, 2, bounds=(0.5, 1.))])     # pixels below the attack's bounds
+    with pytest.raises(ValueError, match=r'inputs xb\[0\]'): learn.fit(1)
+
 def test_callback_losses():
     "Each method's training loss from the adversarial and clean logits: CE(adv) (+ nat_weight CE(clean)); the KL variant KL(clean || adv) + nat_weight CE(clean)."
     clean, adv, y = _logits()
