@@ -596,6 +596,17 @@ def test_robustbench_info_and_files(tmp_path):
     assert (info['clean_acc'], info['autoattack_acc'], info['eps'], info['architecture'], info['dataset']) == ('85.00', '40.00', '8/255', 'WRN', 'cifar10')
     assert info['number_forward_passes'] == 2 and not info['additional_data'] and not info['unreliable'] and 'first 200' in info['footnote'] and '3.5.1' in info['footnote']
     assert (_eps_text(8/255, 'Linf'), _eps_text(0.5, 'L2'), _eps_text(0.1, 'Linf'), _eps_text(0.5 / 255, 'Linf')) == ('8/255', '0.5', '0.1', '0.00196078')
+    assert (_eps_text(1/255, 'Linf'), _eps_text(2/255, 'Linf'), _eps_text(8/255, 'L2')) == ('1/255', '2/255', '0.0313725')
+    import sensible_adv
+    full = robustbench_info(df, architecture='WRN', dataset='cifar10', name='N', link='L', authors='A', venue='V',
+                            additional_data=1, reported='50.00', footnote='F')
+    assert full == dict(link='L', name='N', authors='A', additional_data=True, number_forward_passes=1, dataset='cifar10', venue='V',
+                        architecture='WRN', eps='8/255', clean_acc='85.00', reported='50.00', autoattack_acc='40.00', footnote='F', unreliable=False)
+    bare = pd.DataFrame(df.to_dict('records'))                # no attrs: no config (norm Linf, torchattacks unknown)
+    assert robustbench_info(bare)['footnote'] == f"Standard AutoAttack (torchattacks ?) on the first 200 test images, measured with sensible_adv {sensible_adv.__version__}."
+    l2 = _aa_report(); l2.attrs['config']['norm'] = 'L2'
+    assert robustbench_info(l2)['eps'] == '0.0313725'
+    with pytest.raises(ValueError, match='`number_forward_passes`'): robustbench_info(df, number_forward_passes=0)
     with pytest.raises(ValueError, match='exactly one AutoAttack'): robustbench_info(df[df.kind != 'autoattack'])
     pj, pm = save_report(df, tmp_path / 'r', name='rep', model_info=dict(dataset='cifar10'))
     assert (pj.name, pm.name) == ('rep.json', 'rep.md') and pm.read_text() == report_markdown(df)
@@ -624,5 +635,5 @@ def test_quantize():
     "Quantize rounds to `levels` evenly spaced values in [0, 1]."
     from sensible_adv.evaluate import Quantize
     assert Quantize(3)(torch.tensor([0., 0.2, 0.3, 0.7, 1.])).tolist() == [0., 0., 0.5, 0.5, 1.]
-    assert Quantize().levels == 4
+    assert Quantize().levels == 4 and Quantize(2)(torch.tensor([0.4, 0.6])).tolist() == [0., 1.]
     with pytest.raises(ValueError, match='`levels`'): Quantize(1)
