@@ -574,6 +574,7 @@ def test_unbounded_attack_covers_the_box():
         a = j['attack']
         assert (a.eps, a.step, a.steps, a.random_start, a.norm, a.bounds) == (pytest.approx(big), pytest.approx(big / 20), 100, False, norm, (-1., 1.))
         assert (j['kind'], j['eps'], j['budget'], j['n']) == ('unbounded', pytest.approx(big), 100, None)
+        assert _unbounded(x[:1], norm, (-1., 1.))['eps'] == pytest.approx(big)        # a batch of one image
 
 def _aa_report():
     "A hand-made report with one AutoAttack row at 8/255 on 200 of 1,000 images."
@@ -616,6 +617,17 @@ def test_robustbench_info_and_files(tmp_path):
     assert json.loads((tmp_path / 'r' / 'rep.robustbench.json').read_text())['dataset'] == 'cifar10'
     save_report(df[df.kind != 'autoattack'], tmp_path / 's')
     assert sorted(p.name for p in (tmp_path / 's').iterdir()) == ['robustness.json', 'robustness.md']
+    assert 'budget' not in d['rows'][0] and d['rows'][1]['accuracy'] == 0.5
+    bare = pd.DataFrame(df.drop(columns=['budget']).to_dict('records'))                # no attrs, no budget column
+    pj, _ = save_report(bare, tmp_path / 'a' / 'b')                                   # parent folders made
+    save_report(bare, tmp_path / 'a' / 'b')                                           # an existing folder is fine
+    assert json.loads(pj.read_text())['checks'] == [] and json.loads(pj.read_text())['config'] == {}
+    sub = pd.concat([df, pd.DataFrame([dict(attack='AutoAttack @100', kind='autoattack', eps=8/255, accuracy=0.3, n=100,
+                                            seconds=float('nan'), budget=1)])], ignore_index=True)
+    sub.attrs = df.attrs
+    assert robustbench_info(sub)['autoattack_acc'] == '40.00'                     # the `@m` row is not an AutoAttack run
+    save_report(sub, tmp_path / 'c')
+    assert json.loads((tmp_path / 'c' / 'robustness.robustbench.json').read_text())['architecture'] is None
 
 def test_report_markdown():
     "The markdown: one table row per report row, the `@m` note, the checks with failures in bold, the skipped attacks."
@@ -625,9 +637,12 @@ def test_report_markdown():
     md = report_markdown(df).splitlines()
     assert md[:3] == ['| attack | eps | robust accuracy | n | seconds |', '|---|---|---|---|---|', '| natural | 0 | 0.9000 | 1000 | 0.0 |']
     assert md[3] == '| PGD-20 | 0.03137 | 0.5000 | 1000 | 1.5 |' and md[5] == '| natural @200 | 0 | 0.8500 | 200 |  |'
-    assert '`X @m`: attack X on the first m images' in md[8] and md[10].startswith('| sanity check |')
+    assert md[7] == md[9] == md[14] == '' and md[11] == '|---|---|---|---|---|'
+    assert md[8] == '`X @m`: attack X on the first m images, the images of the attacks run on m only.' and md[10].startswith('| sanity check |')
     assert md[12].startswith('| autoattack_le_pgd | 0.03137 | 200 | **NO** |') and '| yes |' in md[13]
     assert md[-1] == 'Skipped: fab (needs torchattacks)'
+    df.attrs['checks'] = [dict(check='x', eps=0.1, passed=True, detail='d')]            # a check without `n`
+    assert report_markdown(df).splitlines()[12] == '| x | 0.1 |  | yes | d |'
     plain = report_markdown(pd.DataFrame(_aa_report().iloc[:2].to_dict('records')))
     assert ' @' not in plain and 'sanity' not in plain and plain.endswith('| 1.5 |\n')
 
