@@ -652,3 +652,135 @@ def test_quantize():
     assert Quantize(3)(torch.tensor([0., 0.2, 0.3, 0.7, 1.])).tolist() == [0., 0., 0.5, 0.5, 1.]
     assert Quantize().levels == 4 and Quantize(2)(torch.tensor([0.4, 0.6])).tolist() == [0., 1.]
     with pytest.raises(ValueError, match='`levels`'): Quantize(1)
+
+# ---------------------------------------------------------------- 8. the attacks' building blocks
+from sensible_adv import attacks as A
+
+def test_project_step_and_start():
+    "project: into the Linf box or L2 ball of radius eps, then into the bounds; ascent_step: step*sign(g) or step*g/|g|; random_start: inside both."
+    g = torch.Generator().manual_seed(0)
+    x, d = torch.rand(4, 1, 3, 3, generator=g), torch.randn(4, 1, 3, 3, generator=g)
+    p = A.project(d, x, 0.1, 'Linf')
+    assert torch.allclose(p, (x + d.clamp(-0.1, 0.1)).clamp(0, 1) - x)
+    p = A.project(d, x, 0.5, 'L2', bounds=(-1., 2.))
+    n = d.flatten(1).norm(dim=1).reshape(-1, 1, 1, 1)
+    assert torch.allclose(p, d * (0.5 / n).clamp(max=1), atol=1e-6)
+    small = 0.01 * d
+    assert torch.allclose(A.project(small, x, 10., 'L2', bounds=(-9., 9.)), small, atol=1e-6)     # inside: unchanged
+    assert torch.equal(A.ascent_step(d, 0.2), 0.2 * d.sign())
+    assert torch.allclose(A.ascent_step(d, 0.2, 'L2'), 0.2 * d / n)
+    for norm, eps in (('Linf', 0.3), ('L2', 0.5)):
+        r = A.random_start(x, eps, norm, bounds=(0., 1.))
+        size = r.flatten(1).abs().amax(1) if norm == 'Linf' else r.flatten(1).norm(dim=1)
+        assert (size <= eps + 1e-6).all() and ((x + r) >= -1e-7).all() and ((x + r) <= 1 + 1e-7).all() and (r != 0).all()
+    r = A.random_start(torch.full((200, 1, 4, 4), 0.5), 0.3)
+    assert r.abs().amax() > 0.25 and r.mean().abs() < 0.02       # uniform in the box: reaches its faces, centred
+
+def test_clip_to_ball_and_keep_within():
+    "clip_to_ball: exactly inside the ball and the bounds, in x's dtype, points inside left alone; keep_within: min-norm points beyond eps become x."
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(5, 1, 2, 2, generator=g)
+    far = x + torch.randn(5, 1, 2, 2, generator=g)
+    for norm, eps in (('Linf', 0.1), ('L2', 0.3)):
+        c = A.clip_to_ball(far.double(), x, eps, norm)
+        size = (c.double() - x.double()).flatten(1)
+        size = size.abs().amax(1) if norm == 'Linf' else size.norm(dim=1)
+        assert c.dtype == x.dtype and (size <= eps).all() and (c >= 0).all() and (c <= 1).all()
+    inside = x + 0.01
+    assert torch.equal(A.clip_to_ball(inside.clamp(0, 1), x, 0.1), inside.clamp(0, 1))
+    xa = x.clone(); xa[0] += 0.05; xa[1] += 0.5
+    kept = A.keep_within(xa, x, 0.1)
+    assert torch.equal(kept[0], xa[0]) and torch.equal(kept[1], x[1]) and torch.equal(kept[2:], xa[2:])
+    assert torch.equal(A.keep_within(xa, x, 0.1, 'L2')[0], x[0])          # L2 size of +0.05 on 4 pixels is 0.1 ... at the edge
+    assert torch.equal(A.keep_within(xa, x, 0.11, 'L2')[0], xa[0])
+
+def test_losses_and_input_grad():
+    "ce_loss: per-example CE; margin_loss: max other logit - true logit; input_grad: the gradient of the summed loss at x + delta."
+    clean, adv, y = _logits()
+    assert torch.allclose(A.ce_loss(adv, y), F.cross_entropy(adv, y, reduction='none'))
+    other = adv.clone(); other[torch.arange(6), y] = -float('inf')
+    assert torch.allclose(A.margin_loss(adv, y), other.amax(1) - adv[torch.arange(6), y])
+    model = _mlp()
+    x = torch.rand(3, 1, 4, 4, generator=torch.Generator().manual_seed(0)); d = 0.01 * torch.ones_like(x); yy = torch.tensor([0, 1, 2])
+    g, losses = A.input_grad(model, x, d, yy, A.margin_loss)
+    xd = (x + d).requires_grad_(True)
+    want, = torch.autograd.grad(A.margin_loss(model(xd), yy).sum(), xd)
+    assert torch.allclose(g, want) and torch.allclose(losses, A.margin_loss(model(x + d), yy)) and not losses.requires_grad
+    assert A.LOSSES == {'ce': A.ce_loss, 'cw': A.margin_loss}
+
+def test_attack_mode_restores_the_model():
+    "attack_mode: eval mode and frozen parameters inside, each module's mode and requires_grad restored after (also after an error)."
+    m = nn.Sequential(nn.Linear(2, 2), nn.Dropout(), nn.BatchNorm1d(2)).train()
+    m[0].bias.requires_grad_(False); m[1].eval()
+    with pytest.raises(RuntimeError):
+        with A.attack_mode(m):
+            assert not any(x.training for x in m.modules()) and not any(p.requires_grad for p in m.parameters())
+            raise RuntimeError
+    assert [x.training for x in m.modules()] == [True, True, False, True]
+    assert [p.requires_grad for p in m.parameters()] == [True, False, True, True]
+    with A.attack_mode(m, eval_mode=False): assert m.training and m[2].training and not m[0].weight.requires_grad
+
+def test_fgsm_pgd_and_fat_steps():
+    "FGSM: one step of eps along sign(grad); PGD: `steps` steps of `step` (its labels and budgets); FAT's PGD-K-tau: stops tau steps after the first misclassification."
+    model, y = STEP_MODEL, torch.tensor([0])                   # class 1 iff pixel > 0.5; the CE grows with the pixel
+    assert A.FGSM(0.1)(model, one_pixel(0.45), y).item() == pytest.approx(0.55)
+    assert A.FGSM(0.1, step=0.05)(model, one_pixel(0.45), y).item() == pytest.approx(0.5)
+    assert (A.FGSM().kind, A.FGSM().label, A.FGSM(random_start=True).kind) == ('fgsm', 'FGSM', 'other')
+    assert A.PGD(0.3, 0.02, 10, random_start=False)(model, one_pixel(0.45), y).item() == pytest.approx(0.65)
+    assert A.PGD(0.1, 0.02, 10, random_start=False)(model, one_pixel(0.45), y).item() == pytest.approx(0.55)
+    for tau, want in ((0, 0.51), (1, 0.53), (2, 0.55), (10, 0.65)):
+        assert A.EarlyStoppedPGD(0.3, 0.02, 10, tau, random_start=False)(model, one_pixel(0.45), y).item() == pytest.approx(want), tau
+    p = A.PGD(steps=20)
+    assert (p.label, p.kind, p.budget, p.step) == ('PGD-20', 'pgd', 20, A.default_step(8/255, 20))
+    c = A.PGD(steps=30, restarts=5, loss='cw')
+    assert (c.label, c.kind, c.budget) == ('CW-inf-30x5', 'cw', 150)
+    assert A.default_step(0.1, 10) == pytest.approx(0.025) and A.default_step(0.1, 2) == pytest.approx(0.125) and A.default_step(0.1, 0) == pytest.approx(0.25)
+    assert A.check_step(None, 0.1, 10) == A.default_step(0.1, 10) and A.check_step(0.5, 0.1, 10) == 0.5
+    for bad in (0., -1., float('inf')):
+        with pytest.raises(ValueError, match='`step`'): A.check_step(bad, 0.1, 10)
+    with pytest.raises(ValueError, match='`restarts`'): A.PGD(restarts=0)
+    with pytest.raises(ValueError, match='`loss`'): A.PGD(loss='kl')
+
+def test_make_attack_and_attack_list():
+    "The one parser of attack names: NAME, NAMEn (steps), NAMEnxR (restarts), aliases; the list syntax 'a,b@n'."
+    m = A.make_attack('pgd100x5', 0.1, 'L2', (-1., 1.))
+    assert type(m) is A.PGD and (m.steps, m.restarts, m.eps, m.norm, m.bounds) == (100, 5, 0.1, 'L2', (-1., 1.))
+    assert A.make_attack('pgd').steps == 20 and A.make_attack('cw').loss == 'cw' and A.make_attack('cw').steps == 30
+    assert type(A.make_attack('fgsm')) is A.FGSM and A.make_attack('sensible7').steps == 7
+    f = A.make_attack(lambda model, x, y: x, 0.2)
+    assert type(f) is A.FunctionAttack and f.eps == 0.2 and f.label == '<lambda>'
+    assert type(A.make_attack(lambda e: A.PGD(e, steps=3), 0.2)) is A.PGD and A.make_attack(lambda e: A.PGD(e), 0.2).eps == 0.2
+    p = A.PGD(0.3); assert A.make_attack(p) is p
+    for bad in ('pgdx', 'fgsm10', 'fgsm10x2', 'sensible10x2', 'nope'):
+        with pytest.raises(ValueError, match='unknown attack'): A.make_attack(bad)
+    with pytest.raises(TypeError, match='factory'): A.make_attack(lambda a, b: 0)
+    with pytest.raises(TypeError, match='must return an `Attack`'): A.make_attack(lambda e: 0)
+    with pytest.raises(TypeError, match='must be a name'): A.make_attack(3)
+    assert A.attack_list('fgsm, pgd100 ,aa@200,') == [('fgsm', None), ('pgd100', None), ('aa', 200)]
+    assert A.attack_list([('pgd', 5), 'cw@3', p]) == [('pgd', 5), ('cw', 3), (p, None)] and A.attack_list(('pgd', None)) == [('pgd', None)]
+    with pytest.raises(ValueError, match="'@' must be followed"): A.attack_list('aa@x')
+    with pytest.raises(ValueError, match='at least one attack'): A.attack_list(' , ')
+    with pytest.raises(ValueError): A.attack_list('aa@0')
+
+def test_attack_output_checks():
+    "An attack's output must be a tensor shaped like x, finite and inside the ball; it is returned in x's dtype and clipped exactly."
+    x, y = torch.rand(3, 1, 2, 2) * 0.8, torch.tensor([0, 1, 0])
+    model = Affine([[1., 0.]] * 4, [0., 0.])
+    for fn, err in ((lambda m, x, y: x[:2], TypeError), (lambda m, x, y: x + float('nan'), ValueError), (lambda m, x, y: x + 0.5, ValueError)):
+        with pytest.raises(err): A.FunctionAttack(fn, 0.1)(model, x, y)
+    out = A.FunctionAttack(lambda m, x, y: (x + 0.1).double(), 0.1)(model, x, y)
+    assert out.dtype == torch.float32 and ((out - x).abs().amax() <= 0.1) and (out <= 1).all()
+    assert A.FunctionAttack(lambda m, x, y: x, name='id', kind='pgd').kind == 'pgd'
+    with pytest.raises(ValueError, match='`kind`'): A.FunctionAttack(lambda m, x, y: x, kind='nope')
+
+def test_transfer_attack():
+    "A transfer attack: crafted on each source with each seed; an example counts as robust only if the target survives all of them."
+    x, y = one_pixel(0.45, 0.45), torch.tensor([0, 0])
+    fooled_src, robust_src = STEP_MODEL, Affine([[0., -40.]], [0., 20.])      # the second pushes the pixel down
+    t = A.TransferAttack([robust_src, fooled_src], 0.1, attack=A.PGD(0.1, 0.05, 2, random_start=False), seeds=(1, 2))
+    assert t.label == 'transfer PGD-2 (2 sources x 2 seeds)' and t.budget == 2 * 2 * 2 and t.kind == 'transfer'
+    out = t(STEP_MODEL, x, y)
+    assert (STEP_MODEL(out).argmax(1) != y).all()               # the fooling point of the second source is kept
+    assert A.TransferAttack(robust_src, 0.1, attack='fgsm')(STEP_MODEL, x, y).flatten().tolist() == pytest.approx([0.35, 0.35])
+    with pytest.raises(TypeError, match='`sources`'): A.TransferAttack([], 0.1)
+    with pytest.raises(ValueError, match='`seeds`'): A.TransferAttack(robust_src, 0.1, seeds=())
