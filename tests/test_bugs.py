@@ -42,7 +42,7 @@ def test_freeze_in_search_only_below_c():
     assert torch.equal(z[:, 0], z[:, 1]) and ce_loss(z, torch.tensor([0])).item() == pytest.approx(math.log(2), abs=1e-7)
     for compact in (True, False):
         at = _sensible(0.5, compact, 0.5)                  # p = c exactly after the first step: not frozen
-        assert at.status.tolist() == [2] and at.freeze_step.tolist() == [-1]
+        assert at.status.tolist() == [2] and at.freeze_step.tolist() == [-1] and at.steps == 2
         assert at.x_adv.flatten().tolist() == [0.75]
         below = _sensible(0.5 + 1e-3, compact, 0.5)        # p = 1/2 < c: frozen at step 1, reverted to the point before
         assert below.status.tolist() == [1] and below.freeze_step.tolist() == [1]
@@ -305,10 +305,11 @@ def test_callbacks_build_their_attacks_as_documented():
     assert (a.eps, a.step, a.steps, a.c, a.norm, a.bounds, a.compact, a.loss, a.validate) == (0.2, 0.05, 4, 0.3, 'L2', (-1., 1.), False, 'kl', False)
     assert (s.warmup, s.nat_weight, s.needs_clean, s.show_stats) == (2, 1., True, False)
     assert SensibleAdversarialTraining(loss='kl', nat_weight=0.5).nat_weight == 0.5
-    with pytest.raises(ValueError, match='nat_weight'): SensibleAdversarialTraining(loss='kl', nat_weight=0.)
+    with pytest.raises(ValueError, match="^`nat_weight` must be > 0 with loss='kl': the KL term alone carries no label$"):
+        SensibleAdversarialTraining(loss='kl', nat_weight=0.)
     with pytest.raises(ValueError, match='`warmup`'): SensibleAdversarialTraining(warmup=-1)
     f = FAT(0.2, 0.05, 4, tau=2, norm='L2', bounds=(-1., 1.))
-    assert isinstance(f.attack, EarlyStoppedPGD) and f.tau == 2 and f.nat_weight == 0. and f.show_stats
+    assert isinstance(f.attack, EarlyStoppedPGD) and f.tau == 2 and f.nat_weight == 0. and f.show_stats and not FAT(show_stats=False).show_stats
     assert (f.attack.eps, f.attack.step, f.attack.steps, f.attack.norm, f.attack.bounds, f.attack.validate) == (0.2, 0.05, 4, 'L2', (-1., 1.), False)
     assert FAT().attack.steps == 10 and FAT().attack.step == default_step(8/255, 10)
     assert adversarial_callback('natural') is None
@@ -334,7 +335,9 @@ def test_baseline_callbacks_arguments(cls, kind):
     else:
         assert cls(nat_weight=0.5).nat_weight == 0.5
         with pytest.raises(ValueError, match='`nat_weight`'): cls(nat_weight=-1.)
-    with pytest.raises(TypeError, match='`attack`'): type(cb).__mro__[1](PGD, 0.)
+    with pytest.raises(TypeError, match='`attack` must be an `Attack`; got type'): type(cb).__mro__[1](PGD, 0.)
+    base = type(cb).__mro__[1](PGD())
+    assert base.nat_weight == 0. and base.show_stats and not base.uses_clean
 
 def test_callback_statistics():
     "The per-epoch statistics: sums of batch values divided by the number of examples; `None` before any batch or for an unknown key."
@@ -347,8 +350,13 @@ def test_callback_statistics():
         cb.after_loss()
     assert cb.stat('adv_loss') == pytest.approx(F.cross_entropy(adv, y).item())
     assert cb.stat('adv_acc') == pytest.approx((adv.argmax(1) == y).float().mean().item()) and cb.stat('nope') is None
-    with pytest.raises(ValueError, match='one input and one target'):
+    with pytest.raises(ValueError, match='^AdversarialTraining needs batches of one input and one target; got 2 and 1$'):
         cb.learn = SimpleNamespace(xb=(clean, clean), yb=(y,)); cb.before_batch()
+    x = torch.rand(6, 1, 2, 2)
+    with pytest.raises(ValueError, match=r'`targets yb\[0\]`'): cb._check(x, y[:5])           # one label per image
+    with pytest.raises(ValueError, match=r'`inputs xb\[0\] \(in pixels\)`'): cb._check(x + 2, y)
+    cb._old_lf, cb.learn = F.cross_entropy, SimpleNamespace(training=False)             # outside training: the learner's loss
+    assert torch.allclose(cb._loss_func(adv, y), F.cross_entropy(adv, y))
 
 def test_callback_in_a_fit():
     "In a fit: the method's loss replaces the learner's in training only, the statistics columns come and go, the first batch is checked."
@@ -367,14 +375,20 @@ def test_callback_in_a_fit():
         seen.clear()
         dls = digits_dls(bs=16, n_train=32, n_valid=16, device='cpu', normalize=normalize)
         torch.manual_seed(0)
-        learn = Learner(dls, nn.Sequential(nn.Flatten(), nn.Linear(64, 10)), loss_func=F.cross_entropy, cbs=[TRADES(1., 0.1, 0.05, 2), Watch()])
+        from fastai.metrics import accuracy
+        learn = Learner(dls, nn.Sequential(nn.Flatten(), nn.Linear(64, 10)), loss_func=F.cross_entropy, metrics=[accuracy],
+                        cbs=[TRADES(1., 0.1, 0.05, 2), Watch()])
         learn.fit(1)
+        assert list(learn.metrics.attrgot('name')) == ['accuracy']                     # the user's metrics are handed back
         assert [t for t, _ in seen] == [True, True, False] and all(ok for _, ok in seen)
         assert learn.loss_func is F.cross_entropy and not any(isinstance(m, TrainingStat) for m in learn.metrics)
         names = list(learn.recorder.metric_names)
         assert 'adv_loss' in names and 'adv_acc' in names
         acc = learn.recorder.log[names.index('adv_acc')]
         assert 0 <= acc <= 1 and acc == pytest.approx(learn.trades.stat('adv_acc'))
+    quiet = Learner(dls, nn.Sequential(nn.Flatten(), nn.Linear(64, 10)), loss_func=F.cross_entropy, cbs=[TRADES(1., 0.1, 0.05, 2, show_stats=False)])
+    quiet.fit(1); quiet.fit(1)                                                        # two fits without the statistics columns
+    assert 'adv_loss' not in quiet.recorder.metric_names
     bad = digits_dls(bs=16, n_train=32, n_valid=16, device='cpu', normalize=False)
     learn = Learner(bad, nn.Sequential(nn.Flatten(), nn.Linear(64, 10)), loss_func=F.cross_entropy,
                     cbs=[TRADES(1., 0.1, 0.05, 2, bounds=(0.5, 1.))])     # pixels below the attack's bounds
@@ -469,18 +483,18 @@ def test_robust_accuracy_metric_defaults_and_normalize():
 # A hand-made report that passes every check, then one variant per check that breaks exactly that one.
 def _report(**acc):
     "Rows of a report at eps = 8/255 on 1,000 images (tolerance 0.01), accuracies overridden by `acc`."
-    a = dict(natural=0.9, fgsm=0.6, pgd20=0.5, pgd100x5=0.45, cw30=0.48, aa=0.44, transfer=0.7, unbounded=0.0) | acc
+    a = dict(natural=0.9, fgsm=0.6, pgd20=0.5, pgd100x5=0.45, cw30=0.48, cw100=0.47, aa=0.44, transfer=0.7, unbounded=0.0) | acc
     rows = [('natural', 'natural', 0., 0), ('fgsm', 'fgsm', 8/255, 1), ('pgd20', 'pgd', 8/255, 20),
-            ('pgd100x5', 'pgd', 8/255, 500), ('cw30', 'cw', 8/255, 30), ('aa', 'autoattack', 8/255, 1),
+            ('pgd100x5', 'pgd', 8/255, 500), ('cw30', 'cw', 8/255, 30), ('cw100', 'cw', 8/255, 100), ('aa', 'autoattack', 8/255, 1),
             ('transfer', 'transfer', 8/255, 40), ('unbounded', 'unbounded', 1., 100)]
     return pd.DataFrame([dict(attack=k, kind=kind, eps=e, accuracy=a[k], n=1000, seconds=0., budget=b) for k, kind, e, b in rows])
 
-ALL_CHECKS = ['more_iterations', 'autoattack_le_pgd', 'pgd_le_fgsm', 'white_le_black',
-              'pgd_not_far_above', 'pgd_not_far_above', 'pgd_not_far_above', 'unbounded_eps']
+ALL_CHECKS = ['more_iterations', 'more_iterations', 'autoattack_le_pgd', 'pgd_le_fgsm', 'white_le_black',
+              'pgd_not_far_above', 'pgd_not_far_above', 'pgd_not_far_above', 'pgd_not_far_above', 'unbounded_eps']
 
 @pytest.mark.parametrize('broken, acc', [(None, {}), ('more_iterations', dict(pgd100x5=0.55)),
                                          ('autoattack_le_pgd', dict(aa=0.6)), ('pgd_le_fgsm', dict(fgsm=0.3)),
-                                         ('white_le_black', dict(transfer=0.4)), ('pgd_not_far_above', dict(cw30=0.3)),
+                                         ('white_le_black', dict(transfer=0.4)), ('pgd_not_far_above', dict(cw100=0.3)),
                                          ('unbounded_eps', dict(unbounded=0.1))])
 def test_sanity_checks_each_break_one(broken, acc):
     "Kills: the `autoattack_le_pgd` check always passing; `more_iterations` never recorded (exact names and count)."
@@ -491,7 +505,7 @@ def test_sanity_checks_each_break_one(broken, acc):
 
 BOUNDARIES = [('more_iterations', 'pgd100x5', 0.505, 0.515), ('autoattack_le_pgd', 'aa', 0.455, 0.465),
               ('pgd_le_fgsm', 'fgsm', 0.495, 0.485), ('white_le_black', 'transfer', 0.435, 0.425),
-              ('pgd_not_far_above', 'cw30', 0.355, 0.345), ('unbounded_eps', 'unbounded', 0.02, 0.021)]
+              ('pgd_not_far_above', 'cw100', 0.355, 0.345), ('unbounded_eps', 'unbounded', 0.02, 0.021)]
 
 @pytest.mark.parametrize('check, key, within, beyond', BOUNDARIES)
 def test_sanity_check_tolerances(check, key, within, beyond):
@@ -502,6 +516,32 @@ def test_sanity_check_tolerances(check, key, within, beyond):
         failed = [c['check'] for c in sanity_checks(_report(**{key: beyond})) if not c['passed']]
     assert failed == [check]
     assert [x.category for x in w] == [GradientMaskingWarning] and check in str(w[0].message)
+
+def test_sanity_checks_boundaries_details_and_order():
+    "At exactly the tolerance a check passes (<=, >=); each record has its detail; groups in order of eps, then most images first; equal budgets are not compared."
+    a = dict(natural=0.875, fgsm=0.5, pgd20=0.5, pgd100x5=0.515625, cw30=0.5, cw100=0.515625, aa=0.515625, transfer=0.484375, unbounded=0.0625)
+    df = _report(**a).assign(n=128)                            # tolerance 2/128 = 0.015625; all the numbers exact in binary
+    df.loc[df.attack == 'cw100', 'accuracy'] = 0.375           # exactly gap = 0.125 below the best PGD (0.5)
+    checks = sanity_checks(df, tol=0.01, tol_zero=0.0625, gap=0.125, warn=False)
+    assert [c['check'] for c in checks if not c['passed']] == [] and len(checks) == len(ALL_CHECKS)
+    det = {c['check']: c['detail'] for c in checks}
+    assert det['more_iterations'] == 'cw100 0.375 vs cw30 0.500 (tol 0.016)' and det['unbounded_eps'] == 'unbounded 0.062 at eps=1 (should be <= 0.0625)'
+    assert det['autoattack_le_pgd'] == 'aa 0.516 vs pgd20 0.500 (tol 0.016)' and det['pgd_le_fgsm'] == 'pgd100x5 0.516 vs fgsm 0.500 (tol 0.016)'
+    assert det['white_le_black'] == 'best white-box cw100 0.375 vs black-box transfer 0.484 (tol 0.016)'
+    assert [c['detail'] for c in checks if c['check'] == 'pgd_not_far_above'][0] == 'cw30 0.500 is 0.000 below pgd20 0.500 (allowed 0.12)'
+    two = pd.concat([_report().assign(n=200), _report(), _report(pgd20=0.5).assign(eps=lambda d: d.eps.where(d.eps == 0, 4/255))], ignore_index=True)
+    order = [(c['eps'], c['n']) for c in sanity_checks(two, warn=False) if c['check'] != 'unbounded_eps']
+    assert order == sorted(order, key=lambda k: (k[0], -k[1])) and order[0] == (4/255, 1000) and (8/255, 200) in order
+    same = pd.concat([_report(), _report().iloc[[2]].assign(attack='pgd20b', accuracy=0.9)], ignore_index=True)   # a second PGD-20 row: same budget
+    assert [c['check'] for c in sanity_checks(same, warn=False)].count('more_iterations') == 2
+
+def test_sanity_check_warning_points_at_the_caller():
+    "A failed check warns with GradientMaskingWarning, attributed to the code that called `sanity_checks`, naming Carlini et al."
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter('always')
+        sanity_checks(_report(aa=0.9))
+    assert len(w) == 1 and w[0].category is GradientMaskingWarning and w[0].filename == __file__
+    assert str(w[0].message).endswith('overstate robustness (gradient masking or a too-weak attack; Carlini et al. 2019)')
 
 def test_sanity_check_tolerance_is_at_least_two_images():
     "On 100 images the accuracy tolerance is 2/100, not `tol` = 0.01."
@@ -525,7 +565,11 @@ def test_pixel_batches():
     assert [len(b[1]) for b in got] == [16, 4]
     xb = torch.cat([b[0] for b in got])
     assert xb.min() >= 0 and xb.max() <= 1 and xb.max() > 0.9 and (xb * 16 - (xb * 16).round()).abs().max() < 1e-4   # digits: k/16
-    with pytest.raises(TypeError, match='DataLoaders'): list(pixel_batches(dls))
+    with pytest.raises(TypeError, match='^`dl` is a fastai DataLoaders'): list(pixel_batches(dls))
+    big = torch.rand(300, 1, 2, 2), torch.zeros(300, dtype=torch.long)
+    assert [len(b[1]) for b in pixel_batches(big)] == [256, 44]                         # default batch size 256
+    batches = [(x[:3], y[:3]), (x[3:], y[3:])]                                          # any iterable of (x, y) batches
+    assert [b[1].tolist() for b in pixel_batches(batches)] == [[0, 1, 2], [3, 4, 5, 6, 7, 8, 9]]
 
 def _report_model_data():
     "The oracle model and data, and a second model that is fooled by nothing (constant logits favouring class y=0 or 1)."
@@ -604,7 +648,7 @@ def test_robustbench_info_and_files(tmp_path):
     assert full == dict(link='L', name='N', authors='A', additional_data=True, number_forward_passes=1, dataset='cifar10', venue='V',
                         architecture='WRN', eps='8/255', clean_acc='85.00', reported='50.00', autoattack_acc='40.00', footnote='F', unreliable=False)
     bare = pd.DataFrame(df.to_dict('records'))                # no attrs: no config (norm Linf, torchattacks unknown)
-    assert robustbench_info(bare)['footnote'] == f"Standard AutoAttack (torchattacks ?) on the first 200 test images, measured with sensible_adv {sensible_adv.__version__}."
+    assert robustbench_info(bare)['eps'] == '8/255' and robustbench_info(bare)['footnote'] == f"Standard AutoAttack (torchattacks ?) on the first 200 test images, measured with sensible_adv {sensible_adv.__version__}."
     l2 = _aa_report(); l2.attrs['config']['norm'] = 'L2'
     assert robustbench_info(l2)['eps'] == '0.0313725'
     with pytest.raises(ValueError, match='`number_forward_passes`'): robustbench_info(df, number_forward_passes=0)
@@ -784,3 +828,70 @@ def test_transfer_attack():
     assert A.TransferAttack(robust_src, 0.1, attack='fgsm')(STEP_MODEL, x, y).flatten().tolist() == pytest.approx([0.35, 0.35])
     with pytest.raises(TypeError, match='`sources`'): A.TransferAttack([], 0.1)
     with pytest.raises(ValueError, match='`seeds`'): A.TransferAttack(robust_src, 0.1, seeds=())
+
+def test_report_arguments_reach_the_report():
+    "The report's tolerances reach its checks; it reads a Learner's loader and Normalize, or a Normalize loader's, or given statistics; it times each attack; L2 and float64 work."
+    import time
+    from fastai.learner import Learner
+    from sensible_adv.data import digits_dls
+    model, x, y = _report_model_data()
+    df = robustness_report(model, (x, y), eps=0.1, attacks=[FunctionAttack(_fool, 0.1, name='f', kind='pgd')], verbose=False)
+    assert df.attrs['checks'] == sanity_checks(df, warn=False) and df.attrs['config']['seed'] == 0
+    df = robustness_report(model, (x, y), eps=0.1, attacks=[FunctionAttack(_fool, 0.1, name='f', kind='pgd')], tol=0.05, tol_zero=0.5, gap=0.3, verbose=False)
+    assert df.attrs['checks'] == sanity_checks(df, 0.05, 0.5, 0.3, warn=False)
+    def slow(m, x, y): time.sleep(0.05); return x
+    t0 = time.perf_counter()
+    df = robustness_report(model, (x, y), eps=0.1, attacks=[FunctionAttack(slow, 0.1)], sanity=False, verbose=False, bs=16)
+    assert 0.15 <= df.seconds.iloc[1] <= time.perf_counter() - t0 and df.seconds.iloc[0] == 0.    # 3 batches of 16
+    l2 = robustness_report(model, (x, y), eps=0.1, norm='L2', attacks=[FunctionAttack(_oracle, 0.1, norm='L2')], verbose=False)
+    assert l2.eps.iloc[-1] == pytest.approx(math.sqrt(2)) and l2.attack.iloc[-1].startswith('PGD-100 unbounded')
+    d64 = robustness_report(Affine([[-20., 20.], [0., 0.]], [10., -10.]).double(), (x, y), eps=0.1, attacks=[FunctionAttack(_oracle, 0.1)], sanity=False, verbose=False)
+    assert d64.accuracy.iloc[1] == d64.accuracy.iloc[0]
+    dls = digits_dls(bs=32, n_train=32, n_valid=40, device='cpu')
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Flatten(), nn.Linear(64, 10))
+    xn, yn = dls.valid.one_batch()
+    with torch.no_grad(): want = (net(torch.cat([b[0] for b in dls.valid])).argmax(1) == torch.cat([b[1] for b in dls.valid])).float().mean().item()
+    ident = [FunctionAttack(lambda m, x, y: x, 0.1, name='id')]
+    learn = Learner(dls, net, loss_func=F.cross_entropy)
+    for args in ((learn,), (net, dls.valid)):
+        r = robustness_report(*args, eps=0.1, attacks=ident, sanity=False, verbose=False)
+        assert r.accuracy.iloc[0] == pytest.approx(want) and r.accuracy.iloc[1] == r.accuracy.iloc[0] and r.n.iloc[0] == 40
+    from sensible_adv.core import find_normalize
+    from sensible_adv.evaluate import pixel_batches
+    px = torch.cat([b[0] for b in pixel_batches(dls.valid)]); py = torch.cat([b[1] for b in pixel_batches(dls.valid)])
+    r = robustness_report(net, (px, py), eps=0.1, attacks=ident, norm_stats=find_normalize(dls), sanity=False, verbose=False)
+    assert r.accuracy.iloc[0] == pytest.approx(want)
+    with pytest.raises(ValueError, match='^`dl` is required unless `model` is a Learner'): robustness_report(net, verbose=False)
+    with pytest.raises(ValueError, match='^`dl` yielded no examples$'): robustness_report(model, (x[:0], y[:0]), attacks='fgsm', verbose=False)
+    with pytest.raises(ValueError, match='`norm`'): robustness_report(model, (x, y), norm='L3', verbose=False)
+    with pytest.raises(ValueError, match='`n`'): robustness_report(model, (x, y), n=0, verbose=False)
+    with pytest.raises(ValueError, match='`eps`'): robustness_report(model, (x, y), eps=-1., verbose=False)
+    one = robustness_report(model, (x, y), eps=1.5, bounds=(0., 2.), n=1, attacks=[FunctionAttack(_oracle, 1.5, bounds=(0., 2.))], sanity=False, verbose=False)
+    assert list(one.n) == [1, 1]
+    with pytest.raises(ValueError, match='`images`'): robustness_report(model, (x + 2, y), attacks='fgsm', verbose=False)
+    with pytest.raises(ValueError, match='`labels`'): robustness_report(model, (x, y[:-1]), attacks='fgsm', verbose=False)
+
+def test_report_transfer_and_config():
+    "transfer_from adds a PGD-40 transfer row (seeds seed+1..seed+k); the config names the attacks as given and the AutoAttack used."
+    from sensible_adv.evaluate import _jobs
+    model, x, y = _report_model_data()
+    src = Affine([[20., -20.], [0., 0.]], [-10., 10.])
+    aa = FunctionAttack(_oracle, 0.1, name='my-aa', kind='autoattack')
+    df = robustness_report(model, (x, y), eps=0.1, attacks=[aa], transfer_from=src, transfer_seeds=2, sanity=False, verbose=False, seed=4)
+    assert list(df.kind) == ['natural', 'autoattack', 'transfer'] and df.attack.iloc[2] == 'transfer PGD-40 (1 source x 2 seeds)'
+    assert df.budget.iloc[2] == 80 and df.attrs['config']['autoattack'] == 'FunctionAttack my-aa'
+    assert df.attrs['config']['attacks'] == [str(aa)]
+    assert robustness_report(model, (x, y), eps=0.1, attacks='fgsm,pgd2@7', sanity=False, verbose=False).attrs['config']['attacks'] == ['fgsm', 'pgd2@7']
+    jobs, skipped = _jobs(['fgsm'], [0.1], 'Linf', (0., 1.), 4, [src], 3)
+    t = jobs[-1]
+    assert (t['label'], t['kind'], t['eps'], t['budget'], t['n']) == (t['attack'].label, 'transfer', 0.1, 120, None)
+    assert t['attack'].seeds == [5, 6, 7] and t['attack'].attack.steps == 40 and (t['attack'].norm, t['attack'].eps) == ('Linf', 0.1)
+    assert set(jobs[0]) == {'attack', 'label', 'kind', 'eps', 'budget', 'n'} and jobs[0]['budget'] == 1 and skipped == {}
+    with pytest.raises(ValueError, match='`transfer_seeds`'): _jobs(['fgsm'], [0.1], 'Linf', (0., 1.), 0, [src], 0)
+    def needs(eps): raise A.OptionalDependencyError('needs a package')
+    with pytest.warns(UserWarning, match='needs a package'):
+        jobs, skipped = _jobs([needs, 'fgsm'], [0.1, 0.2], 'L2', (0., 1.), 0)
+    assert skipped == {str(needs): 'needs a package'} and [(j['label'], j['eps']) for j in jobs] == [('FGSM', 0.1), ('FGSM', 0.2)]
+    if A.has_torchattacks():
+        assert _jobs(['square'], [0.1], 'Linf', (0., 1.), 9)[0][0]['attack'].seed == 9
