@@ -5,7 +5,8 @@ Reads mutmut 3's results (mutants/<module>.py.meta) and bench/results/mutation_e
 "- `MUTANT NAME`: reason" (a name may be an fnmatch pattern) under the heading "## Equivalent" name the survivors
 judged equivalent (no test written from the definition can tell them from the original), and those under
 "## Not scored" the mutants left out of the score on purpose (figures). A mutant that only changes its function's
-docstring is equivalent by rule. Score = killed / (mutants run - equivalent - not scored); `no tests` counts as not
+docstring is equivalent by rule. Score = (killed + timeout) / (mutants run - equivalent - not scored); a timeout is
+a mutant whose tests ran out of mutmut's CPU-time limit (SIGXCPU: an endless loop, say); `no tests` counts as not
 killed. Prints the table and writes it as JSON (`--out`). Usage: `python tools/mutation_score.py [--out FILE]`.
 """
 import argparse, difflib, fnmatch, json, re
@@ -14,7 +15,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 MODULES = ('sensible', 'callback', 'evaluate', 'attacks', 'runs')
-STATUS = {1: 'killed', 3: 'killed', -24: 'killed', 0: 'survived', 5: 'no tests', 33: 'no tests', 34: 'skipped',
+STATUS = {1: 'killed', 3: 'killed', -24: 'timeout', 0: 'survived', 5: 'no tests', 33: 'no tests', 34: 'skipped',
           35: 'suspicious', 36: 'timeout', 24: 'timeout', 152: 'timeout', 255: 'timeout', -11: 'segfault', None: 'not run'}
 
 def listed(path:Path) -> dict:
@@ -73,6 +74,7 @@ def score(mutants_dir:Path, lists:dict, diffs:bool=True) -> dict:
             if match(k, lists['not scored']): skip[k] = next(v for p, v in lists['not scored'].items() if p == k or fnmatch.fnmatchcase(k, p))
             elif match(k, lists['equivalent']): eq[k] = next(v for p, v in lists['equivalent'].items() if p == k or fnmatch.fnmatchcase(k, p))
             elif docstring_only(defs, k): eq[k] = 'docstring only'
+        left = {k: s for k, s in left.items() if s != 'timeout'}
         surv = [dict(name=k, status=s, diff=mutant_diff(defs, k) if diffs else []) for k, s in sorted(left.items())
                 if k not in eq and k not in skip]
         c = Counter(st.values())
@@ -81,8 +83,8 @@ def score(mutants_dir:Path, lists:dict, diffs:bool=True) -> dict:
         denom = run - len(eq) - len(skip)
         out[f'sensible_adv/{mod}.py'] = dict(
             generated=len(st), run=run, killed=c['killed'], equivalent=len(eq), not_scored=len(skip), survived=n('survived'),
-            no_tests=n('no tests'), timeout=n('timeout'), other=len(surv) - n('survived') - n('no tests') - n('timeout'),
-            not_run=c['not run'], score=round(c['killed'] / denom, 4) if denom else None, survivors=surv,
+            no_tests=n('no tests'), timeout=c['timeout'], other=len(surv) - n('survived') - n('no tests') - n('timeout'),
+            not_run=c['not run'], score=round((c['killed'] + c['timeout']) / denom, 4) if denom else None, survivors=surv,
             equivalent_mutants=[dict(name=k, reason=v) for k, v in sorted(eq.items())])
     return out
 
@@ -97,13 +99,13 @@ def main():
     args = ap.parse_args()
     t = score(Path(args.mutants), listed(Path(args.equivalent)), not (args.no_diffs or args.survivors))
     if args.survivors:
-        print(' '.join(d['name'] for r in t.values() for d in r['survivors'] if d['status'] != 'no tests')); return
+        print(' '.join(d['name'] for r in t.values() for d in r['survivors'])); return
     cols = ('generated', 'run', 'killed', 'equivalent', 'not_scored', 'survived', 'no_tests', 'timeout', 'other')
     print(f"{'module':28s}" + ''.join(f'{c:>11s}' for c in cols) + f"{'score':>8s}")
     for mod, r in t.items():
         s = '' if r['score'] is None else f"{100 * r['score']:.1f}%"
         print(f'{mod:28s}' + ''.join(f'{r[c]:>11d}' for c in cols) + f'{s:>8s}')
-    print("score = killed / (run - equivalent - not_scored); 'no tests': no fast test runs the mutated function (not killed)")
+    print("score = (killed + timeout) / (run - equivalent - not_scored); 'no tests': no fast test runs the mutated function (not killed)")
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(t, indent=1, ensure_ascii=False) + '\n')

@@ -1,7 +1,10 @@
-"""`mutmut` 3.3.0's command line, with three fixes: no string mutants of literals that hold a backslash escape;
-pytest 9's test items given back the `_nodeid` attribute mutmut reads (pytest 9 keeps only `nodeid`); and a module
+"""`mutmut` 3.3.0's command line, with four fixes: no string mutants of literals that hold a backslash escape;
+pytest 9's test items given back the `_nodeid` attribute mutmut reads (pytest 9 keeps only `nodeid`); a module
 whose mutants are up to date (same mtime as its source, results file present) is neither copied nor regenerated, so
-that results accumulate across runs of some of the mutants (3.3.0 regenerates every module, resetting every result).
+that results accumulate across runs of some of the mutants (3.3.0 regenerates every module, resetting every result);
+and a wall-clock timeout per test run from that run's own time estimate, with room for a loaded machine (3.3.0 gives
+every running child the estimate of the file's *last-listed* mutant, times 4: on a busy machine it kills ordinary
+runs, which it then counts as killed). mutmut's CPU-time limit (10x the estimate) still stops endless loops.
 
 mutmut's string operator upper-cases literals, which turns the escape '\\n' into '\\N' (and '\\x41' into '\\X41'):
 a syntax error, after which mutmut's mutant generation hangs (the worker exits, its pool waits for it forever).
@@ -45,7 +48,26 @@ def create_file_mutants(path:Path):
     if not mutmut.config.should_ignore_for_mutation(path) and up_to_date(path): print(path, 'up to date'); return
     _create_file_mutants(path)
 
-mm.copy_src_dir, mm.create_file_mutants = copy_src_dir, create_file_mutants
+WALL_FACTOR, WALL_SLACK = 10, 60     # a test run may take 10x its estimate plus a minute of wall time
+
+def timeout_checker(mutants):
+    "mutmut's watchdog, each child measured against its own estimate: SIGXCPU past WALL_FACTOR * estimate + WALL_SLACK seconds."
+    import os, signal, time
+    from datetime import datetime
+    files = {id(m): m for m, _, _ in mutants}.values()
+    def watch():
+        while True:
+            time.sleep(1)
+            now = datetime.now()
+            for m in files:
+                for pid, start in list(m.start_time_by_pid.items()):
+                    est = m.estimated_time_of_tests_by_pid.get(pid, 0.)
+                    if (now - start).total_seconds() > WALL_FACTOR * est + WALL_SLACK:
+                        try: os.kill(pid, signal.SIGXCPU)
+                        except ProcessLookupError: pass
+    return watch
+
+mm.copy_src_dir, mm.create_file_mutants, mm.timeout_checker = copy_src_dir, create_file_mutants, timeout_checker
 
 if __name__ == '__main__':
     sys.exit(mm.cli())
