@@ -94,7 +94,8 @@ test-slow: $(STAMP)
 # there the fast in-process tests (tests/conftest.py MUTATION_TESTS) against each mutant; then the score, per module,
 # into bench/results/mutation.json. PYTHONPATH is unset for it (it names this checkout's own, unmutated package), and
 # tools/mutmut_run.py is mutmut with one fix (see there). MUTATE='sensible_adv.sensible* sensible_adv.callback*' runs
-# only those mutants (mutmut's names); results accumulate in mutants/ across runs (`make clean` removes them).
+# only those mutants (mutmut's names); results accumulate in mutants/ across runs (`make clean` removes them). mutmut
+# maps tests to functions once and again only for new test names: after changing a test, rm mutants/mutmut-stats.json.
 MUTATE ?=
 mutate: $(STAMP)
 	env -u PYTHONPATH OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python tools/mutmut_run.py run --max-children 1 $(MUTATE)
