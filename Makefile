@@ -9,6 +9,7 @@
 #   make docs       the docs site offline: nbdev's processed pages (_proc/), then the site in _site_local/
 #   make outputs    regenerate the outputs the chapters keep (figures, tables), then nbdev_clean
 #   make readme     README.md from nbs/index.ipynb
+#   make mutate     mutation score of the core modules (mutmut 3, tests/test_bugs.py & co.; slow, not in `make test`)
 #   make bench-gpu  the GPU benchmark, bench/gpu.py (CUDA; its CPU twin: BENCH_GPU_ARGS='--smoke --device cpu')
 #   make device-wheels  .whl/: the wheels a GPU machine without network needs (bench/README.md)
 #   make clean      remove build outputs (keeps the environments; `make distclean` removes them too)
@@ -38,7 +39,7 @@ PIP_NOISE := ^WARNING: Location 'file://.*' is ignored: it is neither a file nor
 HASH_LIB = find sensible_adv -type f -name '*.py' -not -path '*/__pycache__/*' | LC_ALL=C sort | xargs sha256sum
 HASH_NBS = find nbs -type f -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' -not -path '*/_proc/*' | LC_ALL=C sort | xargs sha256sum
 
-.PHONY: help venv demo test check-export check-clean nbtest pytest test-slow studies compat data bench-gpu device-wheels docs outputs readme clean distclean
+.PHONY: help venv demo test check-export check-clean nbtest pytest test-slow studies mutate compat data bench-gpu device-wheels docs outputs readme clean distclean
 
 help:
 	@grep -E '^#   make ' Makefile | sed 's/^# \{0,1\}//'
@@ -94,6 +95,17 @@ test-slow: $(STAMP)
 studies: $(STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/python bench/experiments.py
 
+# Mutation testing (issue #14): mutmut 3 mutates the core modules (setup.cfg [mutmut]) in a copy, mutants/, and runs
+# there the fast in-process tests (tests/conftest.py MUTATION_TESTS) against each mutant; then the score, per module,
+# into bench/results/mutation.json. PYTHONPATH is unset for it (it names this checkout's own, unmutated package), and
+# tools/mutmut_run.py is mutmut with one fix (see there). MUTATE='sensible_adv.sensible* sensible_adv.callback*' runs
+# only those mutants (mutmut's names); results accumulate in mutants/ across runs (`make clean` removes them). mutmut
+# maps tests to functions once and again only for new test names: after changing a test, rm mutants/mutmut-stats.json.
+MUTATE ?=
+mutate: $(STAMP)
+	env -u PYTHONPATH OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python tools/mutmut_run.py run --max-children 1 $(MUTATE)
+	$(BIN)/python tools/mutation_score.py --out bench/results/mutation.json
+
 # The library as `pip install` gives it today: its own environment, from settings.ini `requirements` alone (cached)
 compat:
 	tools/compat.sh .venv-compat
@@ -141,7 +153,7 @@ readme: $(STAMP)
 	$(BIN)/python tools/make_readme.py nbs/index.ipynb README.md
 
 clean:
-	rm -rf _proc _docs _site _site_local .pytest_cache build dist *.egg-info
+	rm -rf _proc _docs _site _site_local .pytest_cache build dist *.egg-info mutants
 	find . -name __pycache__ -type d -not -path './$(VENV)/*' -not -path './.venv-compat/*' -prune -exec rm -rf {} +
 
 distclean: clean
