@@ -65,7 +65,8 @@ def main(argv:list|None=None, # the arguments after the program name; `None` rea
     debug = args.pop('debug')
     with warnings.catch_warnings():
         if not debug: warnings.showwarning = lambda m, *a, **k: print(f"sensible_adv {cmd}: warning: {_one_line(m)}", file=sys.stderr)
-        try: COMMANDS[cmd](**args)
+        ok = False
+        try: COMMANDS[cmd](**args); ok = True
         except KeyboardInterrupt:
             print(f"sensible_adv {cmd}: interrupted" + (" (continue the run with --resume)" if cmd == 'train' else ''), file=sys.stderr)
             return 130
@@ -73,7 +74,7 @@ def main(argv:list|None=None, # the arguments after the program name; `None` rea
             if debug: raise
             print(f"sensible_adv {cmd}: error: {_one_line(e)}", file=sys.stderr)
             return 2
-        finally: finish_distributed()    # under torchrun: leave the process group before the process exits
+        finally: finish_distributed(ok)  # under torchrun: leave the process group before the process exits
     return 0
 
 # %% ../nbs/10_cli.ipynb #28d9377a

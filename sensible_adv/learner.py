@@ -5,7 +5,7 @@
 # %% ../nbs/08_learner.ipynb #6f073dd5
 from __future__ import annotations
 from functools import partial
-import inspect, os
+import gc, inspect, os
 import torch
 from torch import nn
 import torch.distributed as dist
@@ -59,9 +59,14 @@ def init_distributed() -> torch.device|None:
     if not dist.is_initialized(): dist.init_process_group('nccl' if cuda else 'gloo')
     return dev
 
-def finish_distributed():
-    "Leave the process group, if one was joined: a process that exits with gloo's or NCCL's threads still running can abort."
-    if dist.is_available() and dist.is_initialized(): dist.destroy_process_group()
+def finish_distributed(ok:bool=True, # whether this rank's work succeeded
+                      ):
+    "Leave the process group, if one was joined; after a success, first wait for every rank (rank 0 may still be writing)."
+    if not (dist.is_available() and dist.is_initialized()): return
+    if not ok: return      # a failed rank leaves at once: `torchrun` stops the others, and a barrier or destroy could hang
+    gc.collect()           # free what still holds the group (a DDP wrapper in a reference cycle) while Python is whole:
+    dist.barrier()         # freed at interpreter exit instead, gloo's threads can abort the process (SIGABRT)
+    dist.destroy_process_group(); gc.collect()
 
 class DistributedRun(Callback):
     "Wrap the model in `DistributedDataParallel` for the fit (order 11, as fastai's `DistributedTrainer`); ranks > 0 log nothing."

@@ -179,7 +179,7 @@ def last_checkpoint(folder) -> dict|None:
         p = Path(folder)/'checkpoints'/f'epoch_{n}.pth'
         try: ck = read_checkpoint(p)
         except ValueError as e:
-            p.rename(p.with_name(p.name + '.corrupt'))
+            if rank_distrib() == 0: p.rename(p.with_name(p.name + '.corrupt'))   # one rank renames; every rank skips it
             warnings.warn(f"{e}; kept as {p.name}.corrupt, falling back to the previous checkpoint")
             continue
         if ck['epoch'] == n: return ck
@@ -220,15 +220,17 @@ def train(dataset:str='digits',  # dataset: one of `DATASETS` (digits, fashion_m
     if resume and force: raise ValueError("`resume` and `force` exclude each other: continue the run, or replace it")
     args = {k: v for k, v in locals().items() if k in TRAIN_KEYS}
     out, ck = Path(out), None
+    lead = rank_distrib() == 0      # under torchrun only rank 0 changes the folder (the others would race it); all read it
     if resume:
         old = read_config(out)['args']
         diff = {k: (old.get(k), v) for k, v in args.items() if old.get(k) != v}
         if diff: raise ValueError(f"`resume`: arguments differ from the run in {str(out)!r}: " +
                                   ', '.join(f'{k} was {a!r}, now {b!r}' for k, (a, b) in diff.items()))
-        for t in out.rglob('.*.tmp'): t.unlink()        # what a killed write left behind
+        if lead:
+            for t in out.rglob('.*.tmp'): t.unlink()    # what a killed write left behind
         ck = last_checkpoint(out)
-        if ck is None: print(f"resume: no finished epoch in {out}: training from epoch 0", file=sys.stderr)
-    else:
+        if ck is None and lead: print(f"resume: no finished epoch in {out}: training from epoch 0", file=sys.stderr)
+    elif lead:
         if out.exists() and any(out.iterdir()):
             if not force: raise FileExistsError(f"`out`: {str(out)!r} is not empty; pass --resume to continue the run there, "
                                                 "--force to replace it, or choose another --out")

@@ -7,7 +7,8 @@ judged equivalent (no test written from the definition can tell them from the or
 "## Not scored" the mutants left out of the score on purpose (figures). A mutant that only changes its function's
 docstring is equivalent by rule. Score = (killed + timeout) / (mutants run - equivalent - not scored); a timeout is
 a mutant whose tests ran out of mutmut's CPU-time limit (SIGXCPU: an endless loop, say); `no tests` counts as not
-killed. Prints the table and writes it as JSON (`--out`). Usage: `python tools/mutation_score.py [--out FILE]`.
+killed. Prints the table and writes it as JSON (`--out`; a module of that file whose mutants are not in `--mutants` keeps
+its earlier entry). Usage: `python tools/mutation_score.py [--out FILE]`.
 """
 import argparse, difflib, fnmatch, json, re
 from collections import Counter
@@ -107,8 +108,12 @@ def main():
         print(f'{mod:28s}' + ''.join(f'{r[c]:>11d}' for c in cols) + f'{s:>8s}')
     print("score = (killed + timeout) / (run - equivalent - not_scored); 'no tests': no fast test runs the mutated function (not killed)")
     if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(t, indent=1, ensure_ascii=False) + '\n')
+        out = Path(args.out)
+        old = json.loads(out.read_text()) if out.exists() else {}
+        kept = [m for m in old if m not in t]     # a module whose mutants are not in this mutants/ (`make clean`, another run)
+        if kept: print(f"kept from {out.name} (not in {args.mutants}): {', '.join(kept)}")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps({m: t.get(m, old.get(m)) for m in dict.fromkeys([*old, *t])}, indent=1, ensure_ascii=False) + '\n')
         print(f'written: {args.out}')
 
 if __name__ == '__main__': main()

@@ -1,0 +1,314 @@
+"""Run folders, resumes, checkpoints, `evaluate_run` and the demo, tested in-process through the package.
+
+The notebook `09_runs` tests the same behaviour on its own definitions, and `test_cli.py`/`test_faults.py` through
+the command line in a subprocess: neither reaches the exported module's code inside this process, which is what a
+mutation run (`make mutate`) switches to its mutants. These tests do, on tiny runs of the bundled digits (one core,
+a few seconds each). Each is written from what a run folder promises: nothing a finished epoch wrote is lost or
+rewritten, a resume ends with the uninterrupted run's weights, and every refusal names the argument.
+"""
+import csv, io, json, os, shutil, signal, warnings
+from contextlib import redirect_stdout
+from pathlib import Path
+import numpy as np, pytest, torch
+from sensible_adv.runs import (train, read_config, read_checkpoint, last_checkpoint, load_run, load_run_folder,
+                               evaluate_run, rng_state, set_rng_state, check_name, refuse_overwrite, deferred_interrupt,
+                               demo, demo_table, DEMO_FILES, TRAIN_KEYS, _epochs_done, _writable_dir, _cell, _number,
+                               _demo_markdown, _aa_note)
+from sensible_adv.data import digits_dls, DATASET_INFO
+
+torch.set_num_threads(1)
+KW = dict(dataset='digits', method='pgd', steps=2, n_train=96, n_valid=32, bs=32, quiet=True, device='cpu')
+EPOCHS = 2
+
+def _weights_equal(a:dict, b:dict) -> bool: return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+def _rows(d:Path) -> list: return list(csv.reader(open(d/'history.csv')))
+def _model(d:Path) -> dict: return torch.load(d/'model.pth', weights_only=True)
+
+@pytest.fixture(scope='module')
+def run(tmp_path_factory):
+    "One finished two-epoch PGD-AT run on 96 digits (read-only: tests that change a run copy it first)."
+    d = tmp_path_factory.mktemp('runs')/'r'
+    train(epochs=EPOCHS, out=str(d), **KW)
+    return d
+
+@pytest.fixture
+def copy(run, tmp_path):
+    "A copy of the finished run to change."
+    shutil.copytree(run, tmp_path/'r'); return tmp_path/'r'
+
+# ---------------------------------------------------------------- what a finished run folder holds
+def test_run_folder_holds_config_log_checkpoints_and_weights(run):
+    assert sorted(p.name for p in run.iterdir()) == ['checkpoints', 'config.json', 'history.csv', 'model.pth']
+    assert sorted(p.name for p in (run/'checkpoints').iterdir()) == ['epoch_0.pth', 'epoch_1.pth']
+    cfg = json.loads((run/'config.json').read_text())
+    assert set(cfg['args']) == set(TRAIN_KEYS)
+    assert {k: cfg['args'][k] for k in ('dataset', 'method', 'steps', 'n_train', 'n_valid', 'bs', 'epochs')} == \
+           dict(dataset='digits', method='pgd', steps=2, n_train=96, n_valid=32, bs=32, epochs=EPOCHS)
+    assert cfg['args']['eps'] is None and cfg['eps_used'] == DATASET_INFO['digits'].eps   # the default, recorded as used
+    assert cfg['arch_used'] == DATASET_INFO['digits'].default_arch
+    assert (cfg['world_size'], cfg['train_images_per_rank'], cfg['device']) == (1, 96, 'cpu')
+    rows = _rows(run)
+    assert rows[0][:3] == ['epoch', 'train_loss', 'valid_loss'] and rows[0][-1] == 'time'
+    assert [r[0] for r in rows[1:]] == ['0', '1']
+    assert all(float(v) > 0 for r in rows[1:] for v in r[1:3])   # losses written as numbers, not tensors' reprs
+
+def test_checkpoints_hold_each_epochs_state(run):
+    rows = _rows(run)
+    for n in range(EPOCHS):
+        ck = read_checkpoint(run/'checkpoints'/f'epoch_{n}.pth')
+        assert (ck['format'], ck['epoch']) == (1, n)
+        assert ck['names'] == rows[0] and ck['history'] == rows[1:n + 2]   # the log up to and including this epoch
+        assert ck['opt']['state'] and all(isinstance(v, (int, float, bool, tuple, list)) or v is None
+                                          for h in ck['opt']['hypers'] for v in h.values())
+        assert set(ck['rng']) >= {'torch', 'numpy', 'python', 'loaders'} and len(ck['rng']['loaders']) == 2
+        val, count = ck['smooth_loss']
+        assert torch.is_tensor(val) and count > 0
+    last = read_checkpoint(run/'checkpoints'/f'epoch_{EPOCHS - 1}.pth')
+    assert _weights_equal(last['model'], _model(run))                     # model.pth is the last epoch's weights
+    first = read_checkpoint(run/'checkpoints'/'epoch_0.pth')
+    assert not _weights_equal(first['model'], last['model'])
+
+# ---------------------------------------------------------------- resume
+def test_resume_after_a_lost_epoch_ends_with_the_same_weights(run, copy):
+    ck0 = (copy/'checkpoints'/'epoch_0.pth').read_bytes()
+    (copy/'checkpoints'/'epoch_1.pth').unlink(); (copy/'model.pth').unlink()
+    (copy/'checkpoints'/'.epoch_1.pth.x.tmp').write_bytes(b'half a write')  # what a killed write leaves
+    train(epochs=EPOCHS, out=str(copy), resume=True, **KW)
+    assert _weights_equal(_model(copy), _model(run)), 'the resumed run ended with other weights than the uninterrupted one'
+    assert (copy/'checkpoints'/'epoch_0.pth').read_bytes() == ck0         # resumed from it, not rewritten
+    assert sorted(p.name for p in (copy/'checkpoints').iterdir()) == ['epoch_0.pth', 'epoch_1.pth']
+    strip = lambda rows: [r[:-1] for r in rows]                           # all but the wall time
+    assert strip(_rows(copy)) == strip(_rows(run))
+    assert json.loads((copy/'config.json').read_text()) == json.loads((run/'config.json').read_text())
+
+def test_resume_of_a_finished_run_trains_nothing(run, copy):
+    before = {p.name: p.read_bytes() for p in (copy/'checkpoints').iterdir()}
+    learn = train(epochs=EPOCHS, out=str(copy), resume=True, **KW)
+    assert {p.name: p.read_bytes() for p in (copy/'checkpoints').iterdir()} == before
+    assert _weights_equal(_model(copy), _model(run))
+    assert _weights_equal(learn.model.state_dict(), _model(run))
+
+def test_resume_without_a_finished_epoch_starts_at_zero(run, copy, capsys):
+    for p in (copy/'checkpoints').iterdir(): p.unlink()
+    (copy/'model.pth').unlink()
+    train(epochs=EPOCHS, out=str(copy), resume=True, **KW)
+    assert 'no finished epoch' in capsys.readouterr().err
+    assert _weights_equal(_model(copy), _model(run))                      # the same run, from the start
+
+def test_resume_refuses_other_arguments_and_force(copy):
+    with pytest.raises(ValueError, match="method was 'pgd', now 'natural'"): train(epochs=EPOCHS, out=str(copy), resume=True, **{**KW, 'method': 'natural'})
+    with pytest.raises(ValueError, match="epochs was 2, now 3"): train(epochs=3, out=str(copy), resume=True, **KW)
+    with pytest.raises(ValueError, match='`resume` and `force`'): train(epochs=EPOCHS, out=str(copy), resume=True, force=True, **KW)
+    with pytest.raises(FileNotFoundError, match='no run in'): train(epochs=EPOCHS, out=str(copy/'none'), resume=True, **KW)
+
+def test_a_new_run_never_replaces_an_old_one_without_force(copy):
+    w = _model(copy)
+    with pytest.raises(FileExistsError, match='is not empty'): train(epochs=1, out=str(copy), **KW)
+    assert _weights_equal(_model(copy), w) and len(list((copy/'checkpoints').iterdir())) == 2
+    (copy/'notes.txt').write_text('mine')
+    train(epochs=1, out=str(copy), force=True, **{**KW, 'method': 'natural'})
+    assert sorted(p.name for p in (copy/'checkpoints').iterdir()) == ['epoch_0.pth']   # the old epoch 1 is gone
+    assert (copy/'notes.txt').read_text() == 'mine'                       # force removes run files only
+    assert read_config(copy)['args']['method'] == 'natural' and [r[0] for r in _rows(copy)[1:]] == ['0']
+    assert not _weights_equal(_model(copy), w)
+
+def test_arguments_checked_before_any_work(tmp_path):
+    for kw, arg in ((dict(epochs=0), 'epochs'), (dict(bs=0), 'bs'), (dict(lr=0.), 'lr'), (dict(epochs=1.5), 'epochs')):
+        with pytest.raises((ValueError, TypeError), match=arg): train(out=str(tmp_path/'x'), **{**KW, **kw})
+    assert not (tmp_path/'x').exists()
+    (tmp_path/'file').write_text('')
+    with pytest.raises(ValueError, match='`out`: cannot write to folder'): _writable_dir(tmp_path/'file'/'sub')
+    assert _writable_dir(tmp_path/'new'/'deep').is_dir() and not list((tmp_path/'new'/'deep').iterdir())
+
+def test_only_rank_0_changes_the_folder(copy, tmp_path, monkeypatch):
+    "Under torchrun every rank runs `train`; two that both create, probe or clear the folder race each other (one once"
+    " failed with 'cannot write to folder', its probe file removed by the other). A rank > 0 only reads the folder."
+    monkeypatch.setenv('RANK', '1')
+    train(epochs=1, out=str(tmp_path/'new'), **KW)
+    assert not (tmp_path/'new').exists()
+    before = {p.relative_to(copy): p.read_bytes() for p in copy.rglob('*') if p.is_file()}
+    (copy/'checkpoints'/'.epoch_1.pth.x.tmp').write_bytes(b'rank 0 removes it')
+    train(epochs=1, out=str(copy), **KW)                                   # rank 0 alone refuses (or clears, with force)
+    train(epochs=1, out=str(copy), force=True, **KW)
+    train(epochs=EPOCHS, out=str(copy), resume=True, **KW)
+    (copy/'checkpoints'/'.epoch_1.pth.x.tmp').unlink()
+    assert {p.relative_to(copy): p.read_bytes() for p in copy.rglob('*') if p.is_file()} == before
+
+# ---------------------------------------------------------------- checkpoints that cannot be used
+def test_unreadable_checkpoint_is_set_aside_and_the_previous_one_used(copy):
+    (copy/'checkpoints'/'epoch_1.pth').write_bytes(b'\x00' * 100)
+    with pytest.warns(UserWarning, match='unreadable checkpoint.*falling back'): ck = last_checkpoint(copy)
+    assert ck['epoch'] == 0
+    assert sorted(p.name for p in (copy/'checkpoints').iterdir()) == ['epoch_0.pth', 'epoch_1.pth.corrupt']
+
+def test_checkpoint_of_another_epoch_is_ignored(copy):
+    shutil.copy(copy/'checkpoints'/'epoch_0.pth', copy/'checkpoints'/'epoch_3.pth')
+    with pytest.warns(UserWarning, match='holds epoch 0, not 3'): ck = last_checkpoint(copy)
+    assert ck['epoch'] == 1 and (copy/'checkpoints'/'epoch_3.pth').exists()
+
+def test_epochs_done_reads_only_checkpoint_names(copy):
+    for n in ('epoch_x.pth', 'epoch_7.pth.corrupt', 'model.pth', 'epoch_12.pt', 'xepoch_5.pth'): (copy/'checkpoints'/n).write_bytes(b'')
+    (copy/'checkpoints'/'epoch_10.pth').write_bytes(b'')
+    assert _epochs_done(copy) == [10, 1, 0]                              # numbers, newest first (10 after 1)
+    for p in (copy/'checkpoints').iterdir(): p.unlink()
+    assert last_checkpoint(copy) is None
+
+def test_read_checkpoint_says_why_a_file_cannot_be_used(tmp_path):
+    (tmp_path/'junk.pth').write_bytes(b'not a checkpoint'); (tmp_path/'empty.pth').write_bytes(b'')
+    for n in ('junk.pth', 'empty.pth'):
+        with pytest.raises(ValueError, match=f'{n}: unreadable checkpoint'): read_checkpoint(tmp_path/n)
+    torch.save({'model': {}}, tmp_path/'other.pth'); torch.save([1], tmp_path/'list.pth')
+    ok = dict(format=1, epoch=0, model={}, opt={}, rng={}, history=[], names=[], smooth_loss=[])
+    torch.save({**ok, 'format': 2}, tmp_path/'v2.pth')
+    torch.save({k: v for k, v in ok.items() if k != 'rng'}, tmp_path/'norng.pth')
+    for n in ('other.pth', 'list.pth', 'v2.pth', 'norng.pth'):
+        with pytest.raises(ValueError, match='not a checkpoint written by'): read_checkpoint(tmp_path/n)
+    torch.save(ok, tmp_path/'ok.pth')
+    assert read_checkpoint(tmp_path/'ok.pth') == ok
+
+def test_read_config_says_why_a_folder_is_not_a_run(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no run in .*no config.json"): read_config(tmp_path)
+    for text in ('{"args": ', '{"x": 1}', '{"args": [1]}', '[1]', '\xff'):
+        (tmp_path/'config.json').write_bytes(text.encode('latin-1'))
+        with pytest.raises(ValueError, match='config.json is corrupt'): read_config(tmp_path)
+    (tmp_path/'config.json').write_text('{"args": {"a": 1}, "b": 2}')
+    assert read_config(tmp_path) == {'args': {'a': 1}, 'b': 2}
+
+# ---------------------------------------------------------------- loading a run
+def test_load_run_from_the_folder_or_any_weights_file_in_it(run):
+    for p, weights in ((run, _model(run)), (run/'model.pth', _model(run)),
+                       (run/'checkpoints'/'epoch_0.pth', read_checkpoint(run/'checkpoints'/'epoch_0.pth')['model'])):
+        m, cfg = load_run(p, device='cpu')
+        assert m.training is False and cfg == read_config(run)
+        assert _weights_equal(m.state_dict(), weights)
+    assert load_run_folder(run/'model.pth') == run and load_run_folder(run/'checkpoints'/'epoch_1.pth') == run
+
+def test_load_run_errors_name_the_file(copy, tmp_path):
+    with pytest.raises(FileNotFoundError, match="`ckpt`: .* does not exist"): load_run(tmp_path/'nothing')
+    (copy/'model.pth').write_bytes(b'junk')
+    with pytest.raises(ValueError, match='model.pth: unreadable weights'): load_run(copy)
+    torch.save({'w': torch.zeros(2)}, copy/'model.pth')
+    with pytest.raises(ValueError, match="weights do not fit the run's digits_cnn"): load_run(copy)
+    (copy/'model.pth').unlink()
+    with pytest.raises(FileNotFoundError, match='no weights at .*--resume'): load_run(copy)
+
+# ---------------------------------------------------------------- evaluate_run
+def test_evaluate_run_writes_a_report_and_never_replaces_one(copy, tmp_path):
+    buf = io.StringIO()
+    with redirect_stdout(buf): df = evaluate_run(str(copy), attacks='fgsm,pgd5', n=32, bs=16, device='cpu', quiet=True)
+    assert list(df.attack[:3]) == ['natural', 'FGSM', 'PGD-5'] and (df.n[:3] == 32).all()
+    assert df.eps.iloc[1] == pytest.approx(read_config(copy)['eps_used'])
+    assert '| PGD-5 |' in buf.getvalue()                                 # the report printed
+    saved = json.loads((copy/'robustness.json').read_text())
+    assert (copy/'robustness.md').exists() and set(saved) == {'rows', 'checks', 'config'}
+    assert [r['attack'] for r in saved['rows']][:3] == ['natural', 'FGSM', 'PGD-5'] and saved['checks']
+    # natural accuracy is the model's on those 32 validation images
+    m, cfg = load_run(copy, device='cpu')
+    dls = digits_dls(bs=32, n_train=32, n_valid=32, seed=cfg['args']['seed'], device='cpu')
+    x, y = dls.valid.one_batch()
+    with torch.no_grad(): nat = (m(x).argmax(1) == y).float().mean().item()
+    assert df.accuracy.iloc[0] == pytest.approx(nat)
+    assert (df.accuracy.iloc[1:3] <= df.accuracy.iloc[0] + 1e-9).all()
+    with pytest.raises(FileExistsError, match="a report named 'robustness' already exists"):
+        evaluate_run(str(copy), attacks='fgsm', n=8, device='cpu', quiet=True)
+    with redirect_stdout(io.StringIO()):
+        evaluate_run(str(copy), attacks='fgsm', n=8, device='cpu', quiet=True, force=True)
+        evaluate_run(str(copy/'checkpoints'/'epoch_0.pth'), attacks='fgsm', n=8, eps=0.05, device='cpu', quiet=True,
+                     out=str(tmp_path/'elsewhere'), name='e0')
+    assert json.loads((copy/'robustness.json').read_text()) != saved     # replaced, with --force
+    assert (tmp_path/'elsewhere'/'e0.json').exists() and not (copy/'e0.json').exists()
+
+def test_evaluate_run_refuses_bad_arguments_before_any_work(copy):
+    with pytest.raises(ValueError, match='`ckpt` is required'): evaluate_run()
+    with pytest.raises(ValueError, match='plain file name'): evaluate_run(str(copy), name='../x')
+    with pytest.raises(ValueError, match="unknown attack 'deepfoo'"): evaluate_run(str(copy), attacks='pgd20,deepfoo', name='other')
+    for kw, arg in ((dict(n=0), '`n`'), (dict(bs=0), '`bs`')):
+        with pytest.raises(ValueError, match=arg): evaluate_run(str(copy), **kw)
+    assert not list(copy.glob('other*')) and not (copy/'robustness.json').exists()
+
+# ---------------------------------------------------------------- the pieces
+def test_rng_state_round_trip_covers_every_generator():
+    dls = digits_dls(bs=16, n_train=64, n_valid=16, device='cpu')
+    st = rng_state(dls)
+    draw = lambda: (torch.rand(3), np.random.rand(2), __import__('random').random(), [dl.rng.random() for dl in dls.loaders])
+    a = draw(); set_rng_state(st, dls); b = draw()
+    assert torch.equal(a[0], b[0]) and np.array_equal(a[1], b[1]) and a[2:] == b[2:]
+    c = draw()
+    assert not torch.equal(b[0], c[0]) and c[3] != b[3]
+    json.dumps(st['python']) and json.dumps(st['loaders'])              # plain values (weights_only loading needs that)
+    torch.save(st, io.BytesIO())
+
+def test_names_and_overwrites_checked(tmp_path):
+    assert check_name('robustness_v2.1') == 'robustness_v2.1' and check_name('-x') == '-x'
+    for bad in ('../x', 'a/b', '.hidden', '', 'a b', None, 3):
+        with pytest.raises(ValueError, match='`stem` must be a plain file name'): check_name(bad, 'stem')
+    (tmp_path/'r.json').write_text('{}')
+    with pytest.raises(FileExistsError, match=r"a report already exists \(.*r.json\); pass `force=True`"):
+        refuse_overwrite([tmp_path/'q.json', tmp_path/'r.json'], False, 'a report')
+    refuse_overwrite([tmp_path/'r.json'], True, 'a report'); refuse_overwrite([tmp_path/'q.json'], False, 'a report')
+
+def test_cells_and_numbers_are_plain():
+    assert _cell(torch.tensor(0.25)) == '0.25' and _cell(np.float32(0.5)) == '0.5' and _cell(1.0) == '1.0'
+    assert _cell(None) == '' and _cell(3) == '3' and _cell('00:01') == '00:01'
+    assert type(_number(np.float64(0.5))) is float and _number(torch.tensor(2)) == 2 and type(_number(torch.tensor(2))) is int
+    assert _number(0.1) == 0.1 and _number((0.9, 0.99)) == (0.9, 0.99)
+
+def test_deferred_interrupt_holds_ctrl_c_until_the_block_ends():
+    done, before = [], signal.getsignal(signal.SIGINT)    # Python's handler; SIG_IGN in a background job (nohup ... &)
+    with pytest.raises(KeyboardInterrupt):
+        with deferred_interrupt():
+            os.kill(os.getpid(), signal.SIGINT)
+            done.append('first write'); done.append('second write')        # both writes happen
+    assert done == ['first write', 'second write']
+    assert signal.getsignal(signal.SIGINT) == before                      # the handler is put back
+    with deferred_interrupt(): done.append('quiet')                       # no Ctrl-C: no exception
+    assert done[-1] == 'quiet'
+
+# ---------------------------------------------------------------- the demo
+@pytest.fixture(scope='module')
+def tiny_demo(tmp_path_factory):
+    d = tmp_path_factory.mktemp('demo')/'rep'
+    with redirect_stdout(io.StringIO()) as buf: s = demo(str(d), dataset='digits', epochs=1, n_train=96, n_eval=24, device='cpu')
+    return d, s, buf.getvalue()
+
+def test_demo_writes_its_four_files_from_one_summary(tiny_demo):
+    d, s, printed = tiny_demo
+    assert sorted(p.name for p in d.iterdir()) == sorted(DEMO_FILES)
+    saved = json.loads((d/'results.json').read_text())
+    assert saved == json.loads(json.dumps(s))
+    assert list(s['results']) == ['natural', 'pgd', 'trades', 'sense'] and s['dataset'] == 'digits'
+    assert s['settings']['epochs'] == 1 and s['settings']['n_train'] == 96 and s['settings']['n_eval'] == 24
+    for m, r in s['results'].items():
+        acc = {x['attack']: x['accuracy'] for x in r['report']}
+        assert {'natural', 'FGSM', 'PGD-20'} <= set(acc) and all(acc[a] <= acc['natural'] + 1e-9 for a in acc if a != 'natural')
+        assert r['train_seconds'] > 0 and len(r['history']) == 1 and r['checks']
+        es, accs = s['curves'][m]
+        assert es == sorted(es) and es[0] == 0 and accs[0] == acc['natural'] and len(es) == 5
+    table = demo_table(s['results'])
+    assert table in (d/'report.md').read_text() and table in printed
+    assert (d/'robustness_vs_eps.png').read_bytes()[:4] == b'\x89PNG' and (d/'sensible_examples.png').read_bytes()[:4] == b'\x89PNG'
+    with pytest.raises(FileExistsError, match='a demo report in'): demo(str(d), dataset='digits', epochs=1, n_train=96, n_eval=24, device='cpu')
+
+def test_demo_refuses_bad_arguments(tmp_path):
+    with pytest.raises(ValueError, match='dataset'): demo(str(tmp_path/'x'), dataset='cifar10')
+    with pytest.raises(ValueError, match='epochs'): demo(str(tmp_path/'x'), dataset='digits', epochs=0)
+    assert not (tmp_path/'x').exists()
+
+def test_demo_table_and_report_from_results():
+    rep = lambda nat, pgd: [dict(attack='natural', accuracy=nat), dict(attack='PGD-20', accuracy=pgd),
+                            dict(attack='PGD-100 unbounded', accuracy=0.0)]
+    res = {'natural': dict(report=rep(0.9, 0.1), train_seconds=2.4, checks=[]),
+           'sense': dict(report=rep(0.875, 0.5), train_seconds=10.6, checks=[])}
+    t = demo_table(res)
+    assert t.splitlines() == ['| method | natural | PGD-20 | train s |', '|---|---|---|---|',
+                              '| natural | 0.900 | 0.100 | 2 |', '| sensible (SENSE) | 0.875 | 0.500 | 11 |']
+    s = dict(dataset='digits', settings=dict(n_train=None, n_eval=24, arch='digits_cnn', eps=0.3, epochs=1, lr=3e-3, bs=64),
+             seed=0, c=0.5, wall_seconds=12.0, sensible_adv='0', torch='2', attacks=['fgsm'], results=res)
+    md = _demo_markdown(s, t)
+    assert t in md and 'All gradient-masking sanity checks passed' in md and '(all training images' in md
+    assert 'c = 0.5' in md and 'eps = 0.3' in md and 'Wall time 12 s' in md
+    res['sense']['checks'] = [dict(check='fgsm_ge_pgd', eps=0.3, detail='FGSM 0.6 < PGD 0.5', passed=False),
+                              dict(check='more_steps', eps=0.3, detail='fine', passed=True)]
+    md = _demo_markdown(s, t)
+    assert 'Sanity checks that FAILED' in md and 'fgsm_ge_pgd at eps 0.3: FGSM 0.6 < PGD 0.5' in md and 'more_steps' not in md
+    assert 'standard AutoAttack' in _aa_note(['autoattack']) and 'AutoAttack was not run' in _aa_note(['fgsm'])
