@@ -678,7 +678,6 @@ class TransferAttack(Attack):
                     torch.manual_seed(s)
                     xa = self.attack(src, x, y)
                 with torch.no_grad(): fooled = model(xa).argmax(1) != y
-                take = fooled | alive                   # the first point that fools; else the latest one
-                out[take] = xa[take]
+                out[alive] = xa[alive]                  # an example keeps the first point that fools it; else the latest one
                 alive &= ~fooled
         return out

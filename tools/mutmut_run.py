@@ -1,7 +1,8 @@
 """`mutmut` 3.3.0's command line, with four fixes: no string mutants of literals that hold a backslash escape;
 pytest 9's test items given back the `_nodeid` attribute mutmut reads (pytest 9 keeps only `nodeid`); a module
 whose mutants are up to date (same mtime as its source, results file present) is neither copied nor regenerated, so
-that results accumulate across runs of some of the mutants (3.3.0 regenerates every module, resetting every result);
+that results accumulate across runs of some of the mutants (3.3.0 regenerates every module, resetting every result;
+a module whose source changed, even only its mtime, as `nbdev_export` does, is regenerated and its results reset);
 and a wall-clock timeout per test run from that run's own time estimate, with room for a loaded machine (3.3.0 gives
 every running child the estimate of the file's *last-listed* mutant, times 4: on a busy machine it kills ordinary
 runs, which it then counts as killed). mutmut's CPU-time limit (10x the estimate) still stops endless loops.
@@ -37,9 +38,13 @@ def copy_src_dir():
     "mutmut's copy of the sources into mutants/, leaving the up-to-date mutated modules alone."
     for root, name in mm.walk_all_files():
         src = Path(root) / name
-        if not (name.endswith('.py') and not mutmut.config.should_ignore_for_mutation(src) and up_to_date(src)):
+        mutated = name.endswith('.py') and not mutmut.config.should_ignore_for_mutation(src)
+        if not (mutated and up_to_date(src)):
             (Path('mutants') / src).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, Path('mutants') / src)
+            # its results belong to the old source: without this, the plain copy (same mtime, results file present)
+            # would pass for up-to-date mutants and no mutant of the module would be generated or switched on
+            if mutated: Path(f"mutants/{src}.meta").unlink(missing_ok=True)
 
 _create_file_mutants = mm.create_file_mutants
 
