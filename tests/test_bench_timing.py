@@ -1,0 +1,35 @@
+"""The training-time benchmark's CPU twin: `bench/frontier_timing.py --smoke` runs the code path of the real timing (the
+frontier's own `train` arguments, interleaved repeats) on the bundled digits and writes its JSON. Times are never
+asserted; what is checked is that every repeat of every configuration was timed and summarised, and bad arguments
+are refused by name."""
+import json, os, subprocess, sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT/'bench'))
+from frontier_timing import rotated, summary
+
+def _run(*args):
+    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get('PYTHONPATH', '')]))
+    return subprocess.run([sys.executable, 'bench/frontier_timing.py', *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+
+def test_smoke_times_every_repeat_of_every_configuration(tmp_path):
+    out = tmp_path/'t.json'
+    r = _run('--smoke', '--repeats', '2', '--configs', 'natural', 'pgd', 'sense_c0.5', '--out', str(out))
+    assert r.returncode == 0, r.stderr[-3000:]
+    res = json.loads(out.read_text())
+    assert list(res['seconds']) == ['natural', 'pgd', 'sense_c0.5'] and all(len(v) == 2 and min(v) > 0 for v in res['seconds'].values())
+    assert all(len(v) == 2 for v in res['load_before'].values()) and res['setup']['smoke'] and res['setup']['repeats'] == 2
+    s = res['summary']
+    assert s['pgd']['over_reference'] == 1 and s['natural']['min'] <= s['natural']['median'] <= s['natural']['max']
+    assert 'written:' in r.stdout and 'sense_c0.5' in r.stdout
+
+def test_bad_arguments_named():
+    r = _run('--smoke', '--configs', 'pgd', 'sensible'); assert r.returncode == 2 and "--configs: unknown ['sensible']" in r.stderr
+    r = _run('--smoke', '--repeats', '0'); assert r.returncode == 2 and '--repeats must be >= 1' in r.stderr
+
+def test_interleaving_and_ratios():
+    assert [rotated(['a', 'b', 'c'], k) for k in range(4)] == [['a', 'b', 'c'], ['b', 'c', 'a'], ['c', 'a', 'b'], ['a', 'b', 'c']]
+    s = summary({'pgd': [10., 20.], 'sense': [5., 4.]})
+    assert s['sense'] == dict(median=4.5, min=4., max=5., over_reference=(0.5 + 0.2) / 2, over_reference_min=0.2, over_reference_max=0.5)
+    assert 'over_reference' not in summary({'sense': [1.]})['sense']
