@@ -412,6 +412,9 @@ class AutoAttack(TorchattacksBased):
 
     def components(self, model:nn.Module, n_classes:int) -> list:
         "The four torchattacks attacks with the reference implementation's `standard` settings (9 target classes at most)."
+        if n_classes < 4:   # else torchattacks fails deep inside APGD-T with an IndexError
+            raise ValueError(f"AutoAttack needs a model with at least 4 classes (APGD-T's DLR loss compares the 4 largest "
+                             f"logits); this one has {n_classes}: evaluate it with e.g. attacks='pgd100,square' instead")
         import torchattacks as ta
         kw = dict(norm=self.norm, eps=self.eps, seed=self.seed, n_restarts=1)
         t = min(n_classes, 10)          # torchattacks targets n_classes - 1 classes; the standard version targets 9

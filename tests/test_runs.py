@@ -305,10 +305,19 @@ def test_demo_table_and_report_from_results():
     s = dict(dataset='digits', settings=dict(n_train=None, n_eval=24, arch='digits_cnn', eps=0.3, epochs=1, lr=3e-3, bs=64),
              seed=0, c=0.5, wall_seconds=12.0, sensible_adv='0', torch='2', attacks=['fgsm'], results=res)
     md = _demo_markdown(s, t)
-    assert t in md and 'All gradient-masking sanity checks passed' in md and '(all training images' in md
+    assert t in md and '\n\nAll gradient-masking sanity checks passed for every model.\n\n' in md and '(all training images' in md
     assert 'c = 0.5' in md and 'eps = 0.3' in md and 'Wall time 12 s' in md
     res['sense']['checks'] = [dict(check='fgsm_ge_pgd', eps=0.3, detail='FGSM 0.6 < PGD 0.5', passed=False),
                               dict(check='more_steps', eps=0.3, detail='fine', passed=True)]
     md = _demo_markdown(s, t)
     assert 'Sanity checks that FAILED' in md and 'fgsm_ge_pgd at eps 0.3: FGSM 0.6 < PGD 0.5' in md and 'more_steps' not in md
-    assert 'standard AutoAttack' in _aa_note(['autoattack']) and 'AutoAttack was not run' in _aa_note(['fgsm'])
+
+def test_demo_attacks_and_what_the_report_says_of_autoattack(monkeypatch):
+    import sensible_adv.runs as runs
+    assert runs._eval_attacks(False) == ('fgsm', 'pgd20', 'cw30') and runs._eval_attacks(True) == ('fgsm', 'pgd20', 'cw30', 'autoattack')
+    assert _aa_note(['fgsm', 'autoattack']) == '`AutoAttack` is the standard AutoAttack (APGD-CE, APGD-T, FAB-T, Square; torchattacks).'
+    assert _aa_note(['fgsm']) == ("AutoAttack was not run: on a CPU it takes minutes per model, beyond the demo's budget. Add `--aa` to run it, "
+                                  'or `sensible_adv eval --ckpt RUN --attacks aa` on a trained run; PGD alone can overstate robustness.')
+    monkeypatch.setattr(runs, 'has_torchattacks', lambda: False)
+    assert runs._eval_attacks(True) == runs._eval_attacks(False) == ('fgsm', 'pgd20', 'cw30')
+    assert _aa_note(['fgsm']) == 'AutoAttack was not run: install `torchattacks` (`pip install --no-deps torchattacks==3.5.1`).'

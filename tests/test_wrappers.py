@@ -61,7 +61,7 @@ def test_deepfool_settings_checked():
     assert DeepFool().label == 'DeepFool-Linf' and DeepFool().eps == pytest.approx(8 / 255)
     assert (DeepFool().steps, DeepFool().candidates, DeepFool().overshoot) == (100, 10, .02)
     for kw, arg in ((dict(steps=0), 'steps'), (dict(candidates=1), 'candidates'), (dict(overshoot=-.1), 'overshoot')):
-        with pytest.raises(ValueError, match=arg): DeepFool(**kw)
+        with pytest.raises(ValueError, match=f'^`{arg}` must be in'): DeepFool(**kw)
 
 def test_fab_runs_with_its_settings_and_the_models_classes():
     a = FAB(eps=.1, steps=7, restarts=2, seed=3, norm='L2')
@@ -75,7 +75,7 @@ def test_fab_runs_with_its_settings_and_the_models_classes():
     assert torch.equal(FAB(eps=.5 * D_LINF, steps=10)(m, X, Y), X)
     assert (FAB().steps, FAB().restarts, FAB().seed) == (100, 1, 0)
     for kw, arg in ((dict(steps=0), 'steps'), (dict(restarts=0), 'restarts')):
-        with pytest.raises(ValueError, match=arg): FAB(**kw)
+        with pytest.raises(ValueError, match=f'^`{arg}` must be in'): FAB(**kw)
 
 # ---------------------------------------------------------------- score-based and gradient-free attacks
 def test_spsa_settings_reach_torchattacks():
@@ -89,7 +89,9 @@ def test_spsa_settings_reach_torchattacks():
     with pytest.raises(ValueError, match='SPSA is an Linf attack'): SPSA(norm='L2')
     for kw, arg in ((dict(steps=0), 'steps'), (dict(samples=0), 'samples'), (dict(max_batch=0), 'max_batch'),
                     (dict(delta=0.), 'delta'), (dict(lr=0.), 'lr')):
-        with pytest.raises(ValueError, match=arg): SPSA(**kw)
+        with pytest.raises(ValueError, match=f'^`{arg}` must be in'): SPSA(**kw)
+    one = SPSA(steps=1, samples=1, max_batch=1)                             # one of each is allowed
+    assert (one.steps, one.samples, one.max_batch) == (1, 1, 1)
 
 def test_spsa_moves_a_parameter_free_model_quietly(capsys):
     m = Linear(W, B, params=False)          # torchattacks prints a notice for a model without parameters
@@ -106,7 +108,7 @@ def test_square_settings_reach_torchattacks():
            ('L2', .1, 50, 1, .5, 'margin', True, 2)
     assert (Square().queries, Square().p_init, Square().seed) == (5000, .8, 0)
     for kw, arg in ((dict(queries=0), 'queries'), (dict(p_init=0.), 'p_init'), (dict(p_init=1.5), 'p_init')):
-        with pytest.raises(ValueError, match=arg): Square(**kw)
+        with pytest.raises(ValueError, match=f'^`{arg}` must be in'): Square(**kw)
     with pytest.raises(ValueError, match=r'needs pixel `bounds`=\(0, 1\)'): Square(bounds=(-1., 1.))
     xa = Square(eps=.1, queries=20)(Linear(W, B), X, Y)
     assert xa.dtype == X.dtype and _dist(xa, X, 'Linf') <= .1 + 1e-6
@@ -129,9 +131,23 @@ def test_autoattack_is_the_standard_version():
     assert (apgdt.n_target_classes, fab.n_target_classes) == (9, 9)        # 9 target classes at most
     assert (sq.n_queries, sq.p_init) == (5000, .8)
     assert [c.n_target_classes for c in aa.components(Linear(W, B), 4)[1:3]] == [3, 3]
+    assert AutoAttack().seed == 0 and AutoAttack().eps == pytest.approx(8 / 255)
+    assert all(c.norm == 'L2' for c in AutoAttack(eps=.5, norm='L2').components(Linear(W, B), 4))
     multi = AutoAttack(eps=.1, n_classes=5).build(Linear(W, B), 3)
     assert isinstance(multi, torchattacks.MultiAttack) and multi.attacks[1].n_target_classes == 4   # n_classes given wins
-    assert AutoAttack(eps=.1).build(Linear(W, B), 3).attacks[1].n_target_classes == 2                # else the model's
+    assert AutoAttack(eps=.1).build(Linear(W, B), 6).attacks[1].n_target_classes == 5                # else the model's
+    with pytest.raises(ValueError, match='at least 4 classes'): AutoAttack(eps=.1).build(Linear(W, B), 3)
+
+class Linear4(Linear):
+    "`Linear` with two more classes far below (AutoAttack's targeted DLR loss needs four logits)."
+    def forward(self, x): z = super().forward(x); return torch.cat([z, torch.full_like(z, -5.)], 1)
+
+def test_autoattack_finds_the_boundary_and_nothing_beyond_eps():
+    with pytest.raises(ValueError, match=r'AutoAttack needs a model with at least 4 classes .* this one has 2'): AutoAttack(.1)(Linear(W, B), X, Y)
+    m = Linear4(W, B)
+    xa = AutoAttack(eps=1.1 * D_LINF)(m, X, Y)
+    assert m(xa).argmax(1).item() == 1 and _dist(xa, X, 'Linf') <= 1.1 * D_LINF + 1e-6
+    assert m(AutoAttack(eps=.5 * D_LINF)(m, X, Y)).argmax(1).item() == 0
 
 def test_torchattacks_based_attack_uses_the_models_class_count():
     m = nn.Sequential(nn.Flatten(), nn.Linear(4, 3))
@@ -141,7 +157,8 @@ def test_torchattacks_based_attack_uses_the_models_class_count():
 # ---------------------------------------------------------------- a torchattacks object as an attack
 def test_torchattacks_object_checked_and_run_on_the_model_attacked():
     m = Linear(W, B)
-    with pytest.raises(ValueError, match='has no `eps`'): TorchattacksAttack(torchattacks.DeepFool(m))
+    with pytest.raises(ValueError, match=r"^torchattacks\.DeepFool has no `eps`, so it cannot be scored in a threat ball; "
+                                         r"for a minimum-norm attack use 'deepfool' or 'fab'$"): TorchattacksAttack(torchattacks.DeepFool(m))
     assert TorchattacksAttack(torchattacks.PGDL2(m, eps=.5)).norm == 'L2'
     assert TorchattacksAttack(torchattacks.FAB(m, norm='L2', eps=.5)).norm == 'L2'
     pgd = torchattacks.PGD(m, eps=.1, alpha=.05, steps=3, random_start=False)
@@ -151,11 +168,22 @@ def test_torchattacks_object_checked_and_run_on_the_model_attacked():
     assert _dist(xa, X, 'Linf') == pytest.approx(.1) and m(xa)[0, 1] > m(X)[0, 1]
     nm = Normalized(m, torch.tensor([0.]), torch.tensor([1.]))
     assert torch.allclose(a(nm, X, Y), xa) and pgd.model is m                # the normalising wrapper of the bound model
-    with pytest.raises(ValueError, match='bound to another model'): a(Linear(W, B), X, Y)
+    with pytest.raises(ValueError, match=r"^torchattacks PGD is bound to another model \(Linear\) than the one attacked; "
+                                         r"for a transfer attack use `transfer_from=` \(reports\) or `TransferAttack`$"):
+        a(nn.Sequential(Linear(W, B)), X, Y)
+    dp = Normalized(nn.DataParallel(m), torch.tensor([0.]), torch.tensor([1.]))   # the bound model inside DataParallel
+    assert torch.allclose(a(dp, X, Y), xa)
     with pytest.raises((IndexError, RuntimeError)): TorchattacksAttack(pgd, validate=False)(nm, X, torch.tensor([5]))   # no class 5
     assert pgd.model is m                                                   # put back after a failure too
     normed = torchattacks.PGD(m, eps=.1); normed.set_normalization_used(mean=[.5], std=[.5])
-    with pytest.raises(ValueError, match='set_normalization_used'): TorchattacksAttack(normed)
+    with pytest.raises(ValueError, match=r"^torchattacks\.PGD has `set_normalization_used\(\.\.\.\)`: attacks here run in pixel space "
+                                         r"\(a normalising model is wrapped in `Normalized`\), so build the attack without it$"):
+        TorchattacksAttack(normed)
+    wide = TorchattacksAttack(pgd, bounds=(0., 2.), validate=False)
+    assert (wide.bounds, wide.validate) == ((0., 2.), False)
+    class Duck:                                   # an attack object without torchattacks' `normalization_used`
+        eps, model = .1, m
+    assert TorchattacksAttack(Duck()).eps == .1
     assert isinstance(make_attack(pgd), TorchattacksAttack)
 
 # ---------------------------------------------------------------- transfer attacks

@@ -1,8 +1,8 @@
 """`mutmut` 3.3.0's command line, with four fixes: no string mutants of literals that hold a backslash escape;
 pytest 9's test items given back the `_nodeid` attribute mutmut reads (pytest 9 keeps only `nodeid`); a module
-whose mutants are up to date (same mtime as its source, results file present) is neither copied nor regenerated, so
+whose mutants are up to date (made from the same source content, results file present) is neither copied nor regenerated, so
 that results accumulate across runs of some of the mutants (3.3.0 regenerates every module, resetting every result;
-a module whose source changed, even only its mtime, as `nbdev_export` does, is regenerated and its results reset);
+a module whose source content changed is regenerated and its results reset);
 and a wall-clock timeout per test run from that run's own time estimate, with room for a loaded machine (3.3.0 gives
 every running child the estimate of the file's *last-listed* mutant, times 4: on a busy machine it kills ordinary
 runs, which it then counts as killed). mutmut's CPU-time limit (10x the estimate) still stops endless loops.
@@ -11,7 +11,7 @@ mutmut's string operator upper-cases literals, which turns the escape '\\n' into
 a syntax error, after which mutmut's mutant generation hangs (the worker exits, its pool waits for it forever).
 Usage: `python tools/mutmut_run.py run --max-children 1 [NAMES...]` (any mutmut command).
 """
-import shutil, sys
+import hashlib, shutil, sys
 from pathlib import Path
 import _pytest.nodes
 import mutmut, mutmut.__main__ as mm
@@ -29,10 +29,13 @@ def operator_string(node):
 
 nm.mutation_operators[:] = [(t, operator_string if op is _operator_string else op) for t, op in nm.mutation_operators]
 
+def _sha(path) -> str: return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
 def up_to_date(path:Path) -> bool:
-    "Whether mutants/PATH holds the mutants of source file PATH as it is now, with a results file."
+    "Whether mutants/PATH holds the mutants of source file PATH as it is now (same content: `nbdev_export` rewrites every module), with a results file."
     out = Path('mutants') / path
-    return out.exists() and Path(f"{out}.meta").exists() and abs(out.stat().st_mtime - Path(path).stat().st_mtime) < 1e-3
+    src_hash = Path(f"{out}.source-sha256")
+    return out.exists() and Path(f"{out}.meta").exists() and src_hash.exists() and src_hash.read_text() == _sha(path)
 
 def copy_src_dir():
     "mutmut's copy of the sources into mutants/, leaving the up-to-date mutated modules alone."
@@ -52,6 +55,7 @@ def create_file_mutants(path:Path):
     "mutmut's mutant generation for one file, skipped when its mutants are up to date."
     if not mutmut.config.should_ignore_for_mutation(path) and up_to_date(path): print(path, 'up to date'); return
     _create_file_mutants(path)
+    if not mutmut.config.should_ignore_for_mutation(path): Path(f"mutants/{path}.source-sha256").write_text(_sha(path))
 
 WALL_FACTOR, WALL_SLACK = 10, 60     # a test run may take 10x its estimate plus a minute of wall time
 
