@@ -226,6 +226,44 @@ def test_evaluate_run_refuses_bad_arguments_before_any_work(copy):
         with pytest.raises(ValueError, match=arg): evaluate_run(str(copy), **kw)
     assert not list(copy.glob('other*')) and not (copy/'robustness.json').exists()
 
+def test_evaluate_run_passes_the_runs_settings_on(copy, tmp_path, monkeypatch):
+    "What `evaluate_run` hands to the data, the report and the writer: the run's seed and root, its own n, bs, seed, quiet."
+    import inspect, sensible_adv.runs as runs
+    seen = {}
+    def spy(name):
+        real = getattr(runs, name)
+        def f(*a, **k): seen[name] = (a, k); return real(*a, **k)
+        monkeypatch.setattr(runs, name, f)
+    for name in ('get_dls', 'robustness_report', 'save_report'): spy(name)
+    cfg = json.loads((copy/'config.json').read_text()); cfg['root'] = 'recorded/root'
+    (copy/'config.json').write_text(json.dumps(cfg))                       # the digits ignore a root: only its passing is seen
+    with redirect_stdout(io.StringIO()): evaluate_run(str(copy), attacks='fgsm', n=8, bs=4, seed=3, device='cpu', quiet=True)
+    a, k = seen['get_dls']
+    assert a == ('digits',) and k == dict(root='recorded/root', bs=4, n_train=4, n_valid=8, seed=cfg['args']['seed'], device=torch.device('cpu'))
+    a, k = seen['robustness_report']
+    assert a[2] == cfg['eps_used'] and (k['n'], k['seed'], k['verbose']) == (8, 3, False) and k['attacks'] == [('fgsm', None)]
+    from sensible_adv.evaluate import find_normalize
+    want = find_normalize(digits_dls(bs=4, n_train=4, n_valid=8, device='cpu'))             # the loader's Normalize
+    assert want is not None and all(torch.equal(torch.as_tensor(g).cpu(), torch.as_tensor(w).cpu()) for g, w in zip(k['norm_stats'], want))
+    assert seen['save_report'][1]['model_info'] == dict(architecture=cfg['arch_used'], dataset='digits')
+    with redirect_stdout(io.StringIO()):
+        evaluate_run(str(copy), attacks='fgsm', n=1, bs=1, device='cpu', quiet=False, name='one', root='given')
+    assert seen['get_dls'][1]['root'] == 'given' and seen['robustness_report'][1]['verbose'] is True
+    defaults = {k: v.default for k, v in inspect.signature(evaluate_run).parameters.items()}
+    assert {k: defaults[k] for k in ('attacks', 'n', 'bs', 'seed', 'quiet', 'name', 'force')} == \
+           dict(attacks='fgsm,pgd20,cw,aa', n=1000, bs=256, seed=0, quiet=False, name='robustness', force=False)
+
+def test_evaluate_run_refuses_to_overwrite_any_of_its_three_files(copy, tmp_path):
+    for ext in ('.json', '.md', '.robustbench.json'):
+        (copy/f'r{ext[1]}{ext}').write_text('mine')
+        with pytest.raises(FileExistsError, match=f"a report named 'r{ext[1]}' already exists"):
+            evaluate_run(str(copy), attacks='fgsm', n=4, device='cpu', quiet=True, name=f'r{ext[1]}')
+        assert (copy/f'r{ext[1]}{ext}').read_text() == 'mine'
+    (tmp_path/'file').write_text('')
+    with pytest.raises(ValueError, match='^`out`: cannot write to folder'): evaluate_run(str(copy), attacks='fgsm', n=4, out=str(tmp_path/'file'/'x'))
+    with redirect_stdout(io.StringIO()): evaluate_run(str(copy/'checkpoints'/'epoch_0.pth'), attacks='fgsm', n=4, device='cpu', quiet=True, name='e0')
+    assert (copy/'e0.json').exists()                                      # a checkpoint's report goes to its run folder
+
 # ---------------------------------------------------------------- the pieces
 def test_rng_state_round_trip_covers_every_generator():
     dls = digits_dls(bs=16, n_train=64, n_valid=16, device='cpu')
@@ -237,6 +275,7 @@ def test_rng_state_round_trip_covers_every_generator():
     assert not torch.equal(b[0], c[0]) and c[3] != b[3]
     json.dumps(st['python']) and json.dumps(st['loaders'])              # plain values (weights_only loading needs that)
     torch.save(st, io.BytesIO())
+    plain = rng_state(); x = torch.rand(2); set_rng_state(plain); assert torch.equal(torch.rand(2), x)   # without loaders
 
 def test_names_and_overwrites_checked(tmp_path):
     assert check_name('robustness_v2.1') == 'robustness_v2.1' and check_name('-x') == '-x'

@@ -55,6 +55,26 @@ def test_deepfool_finds_the_nearest_boundary_point_and_keeps_it_only_inside_eps(
     assert torch.equal(DeepFool(eps=.9 * d, norm=norm, steps=3)(m, X, Y), X)   # beyond eps: the clean image back
     assert 1.4 * d < _dist(DeepFool(eps=2 * d, norm=norm, overshoot=.5)(m, X, Y), X, norm) < 1.6 * d   # the overshoot is used
 
+class Curved(nn.Module):
+    "Logits (0, f(t)), t = the sum of (x - 0.5), f = -0.2 + t - t^2/2: one linearised DeepFool step falls short of the boundary."
+    def forward(self, x):
+        t = (x - .5).flatten(1).sum(1); f = -.2 + t - t ** 2 / 2
+        return torch.stack([torch.zeros_like(f), f], 1)
+
+class Three(nn.Module):
+    "Three classes: class 1 is the more likely rival, but class 2's boundary is five times nearer (Linf 0.025 vs 0.125)."
+    def forward(self, x):
+        t = (x - .5).flatten(1).sum(1)
+        return torch.stack([torch.zeros_like(t), -.5 + t, -1. + 10 * t], 1)
+
+def test_deepfool_uses_its_steps_and_candidates():
+    m = Curved()
+    assert m(DeepFool(eps=.2, steps=1)(m, X, Y)).argmax(1).item() == 0    # one step: still short of the boundary
+    assert m(DeepFool(eps=.2, steps=5)(m, X, Y)).argmax(1).item() == 1
+    three = Three()
+    assert three(DeepFool(eps=.05, candidates=3)(three, X, Y)).argmax(1).item() == 2   # all classes: the near boundary
+    assert torch.equal(DeepFool(eps=.05, candidates=2)(three, X, Y), X)   # the top-2 only: the far one, beyond eps
+
 def test_deepfool_settings_checked():
     a = DeepFool(eps=.1, steps=7, candidates=3, overshoot=.05, norm='L2')
     assert (a.steps, a.candidates, a.overshoot, a.eps, a.norm, a.kind, a.label) == (7, 3, .05, .1, 'L2', 'minnorm', 'DeepFool-L2')
@@ -73,7 +93,7 @@ def test_fab_runs_with_its_settings_and_the_models_classes():
     xa = FAB(eps=1.1 * D_LINF, steps=10)(m, X, Y)                           # the linear model: FAB finds the boundary
     assert m(xa).argmax(1).item() == 1 and _dist(xa, X, 'Linf') <= 1.1 * D_LINF + 1e-6
     assert torch.equal(FAB(eps=.5 * D_LINF, steps=10)(m, X, Y), X)
-    assert (FAB().steps, FAB().restarts, FAB().seed) == (100, 1, 0)
+    assert (FAB().steps, FAB().restarts, FAB().seed) == (100, 1, 0) and (FAB(steps=1).steps, FAB(restarts=1).restarts) == (1, 1)
     for kw, arg in ((dict(steps=0), 'steps'), (dict(restarts=0), 'restarts')):
         with pytest.raises(ValueError, match=f'^`{arg}` must be in'): FAB(**kw)
 
@@ -188,40 +208,40 @@ def test_torchattacks_object_checked_and_run_on_the_model_attacked():
 
 # ---------------------------------------------------------------- transfer attacks
 class Shift(nn.Module):
-    "A 'source model' for the transfer tests: only its `shift` matters (the test's attack moves the pixels by it)."
-    def __init__(self, shift): super().__init__(); self.shift = shift; self.p = nn.Parameter(torch.zeros(1))
+    "A 'source model' for the transfer tests: only its per-example `shift` matters (the test's attack moves the pixels by it)."
+    def __init__(self, name, shift): super().__init__(); self.name, self.shift = name, torch.as_tensor(shift); self.p = nn.Parameter(torch.zeros(1))
     def forward(self, x): return torch.zeros(len(x), 2) + self.p
 
 def _transfer(sources, seeds):
     noise = {}
     def moved(src, x, y):
-        r = torch.rand(1).item(); noise.setdefault((src.shift, torch.initial_seed()), r)
-        return (x + src.shift + .01 * r).clamp(0, 1)
+        r = torch.rand(1).item(); noise.setdefault((src.name, torch.initial_seed()), r)
+        return (x + src.shift.reshape(-1, 1, 1, 1) + .01 * r).clamp(0, 1)
     return TransferAttack(sources, eps=.5, attack=FunctionAttack(moved, .5, name='moved'), seeds=seeds), noise
 
 def test_transfer_keeps_each_examples_first_fooling_point():
     target = Linear([10.], -5.)                  # class 1 iff x > 0.5
-    x, y = torch.tensor([.2, .4, 0.]).reshape(3, 1, 1, 1), torch.tensor([0, 0, 0])
-    a, noise = _transfer([Shift(.2), Shift(.35)], seeds=(1, 2))
+    x, y = torch.tensor([.2, .4, 0., .45]).reshape(4, 1, 1, 1), torch.tensor([0, 0, 0, 0])
+    a, noise = _transfer([Shift('A', .2), Shift('B', [.35, .35, .35, -.3])], seeds=(1, 2))
     state = torch.get_rng_state()
     out = a(target, x, y).flatten().tolist()
     assert torch.equal(torch.get_rng_state(), state)                       # the seeds do not touch the caller's generator
     r = {s: (torch.manual_seed(s), torch.rand(1).item())[1] for s in (1, 2)}
-    assert sorted(noise) == [(.2, 1), (.2, 2), (.35, 1), (.35, 2)] and all(noise[k] == r[k[1]] for k in noise)
-    # example 0 is first fooled by the second source, seed 1; example 1 by the first source, seed 1 (not replaced
-    # by the later, larger moves); example 2 never: it gets the last point crafted (second source, seed 2)
-    assert out == pytest.approx([.2 + .35 + .01 * r[1], .4 + .2 + .01 * r[1], .35 + .01 * r[2]])
-    assert (target(torch.tensor(out).reshape(3, 1, 1, 1)).argmax(1) == y).tolist() == [False, False, True]
+    assert sorted(noise) == [('A', 1), ('A', 2), ('B', 1), ('B', 2)] and all(noise[k] == r[k[1]] for k in noise)
+    # example 0 is first fooled by source B, seed 1; examples 1 and 3 by source A, seed 1 (B's later points, larger
+    # for example 1 and not fooling for example 3, replace nothing); example 2 never: the last point crafted (B, seed 2)
+    assert out == pytest.approx([.2 + .35 + .01 * r[1], .4 + .2 + .01 * r[1], .35 + .01 * r[2], .45 + .2 + .01 * r[1]])
+    assert (target(torch.tensor(out).reshape(4, 1, 1, 1)).argmax(1) == y).tolist() == [False, False, True, False]
 
 def test_transfer_settings_checked_and_named():
-    s = Shift(0.)
-    a = TransferAttack([s, Shift(0.)], eps=.2, attack='pgd7', seeds=range(1, 4), norm='L2')
+    s = Shift('s', 0.)
+    a = TransferAttack([s, Shift('t', 0.)], eps=.2, attack='pgd7', seeds=range(1, 4), norm='L2')
     assert (a.attack.eps, a.attack.steps, a.attack.norm, a.seeds, a.kind) == (.2, 7, 'L2', [1, 2, 3], 'transfer')
     assert a.label == 'transfer PGD-7 (2 sources x 3 seeds)' and a.budget == 7 * 2 * 3
     one = TransferAttack(s, eps=.2, seeds=3)
     assert one.sources == [s] and one.seeds == [3] and one.label == 'transfer PGD-40 (1 source x 1 seed)' and one.budget == 40
     for bad in ('model', [], [s, 'x']):
-        with pytest.raises(TypeError, match='`sources` must be an nn.Module'): TransferAttack(bad)
+        with pytest.raises(TypeError, match='^`sources` must be an nn.Module taking pixels, or a non-empty list of them$'): TransferAttack(bad)
     with pytest.raises(ValueError, match='at least one seed'): TransferAttack(s, seeds=[])
     with pytest.raises(ValueError, match='seeds'): TransferAttack(s, seeds=[-1])
 
