@@ -115,7 +115,7 @@ def _cell(v):
 
 class RunFolder(Callback):
     "Write a checkpoint and the log after every finished epoch; on a resume, skip the epochs of `ckpt` and restore its state."
-    order = Recorder.order + 1
+    order = 70      # after Recorder (50) and ProgressCallback (60), as fastai's SkipToEpoch
     def __init__(self, folder,      # the run folder
                  ckpt:dict|None=None, # the checkpoint to resume from (`None`: a new run)
                 ):

@@ -119,3 +119,15 @@ def test_demo_tiny_budget(tmp_path):
     assert '| sensible (SENSE) |' in md and '| PGD-AT (Madry) |' in md
     for png in ('robustness_vs_eps.png', 'sensible_examples.png'):
         assert (out / png).read_bytes()[:8] == b'\x89PNG\r\n\x1a\n' and (out / png).stat().st_size > 10_000
+
+def test_resume_with_progress_bars(tmp_path):
+    "A resume as users start it, bars and table on: the skipped epoch still ticks the console bar (else it died with"
+    " 'ConsoleProgressBar' object has no attribute 'start_t'), and only the trained epoch prints a row."
+    args = ['train', '--dataset', 'digits', '--method', 'pgd', '--epochs', '2', '--n-train', '96', '--n-valid', '32',
+            '--bs', '32', '--out', tmp_path / 'run', '--device', 'cpu']
+    assert _run(*args, '--quiet').returncode == 0
+    (tmp_path/'run'/'checkpoints'/'epoch_1.pth').unlink(); (tmp_path/'run'/'model.pth').unlink()
+    r = _run(*args, '--resume')
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = [l.split()[0] for l in re.split(r'[\r\n]', r.stdout) if l.split() and l.split()[0].isdigit()]
+    assert rows == ['1'] and (tmp_path/'run'/'model.pth').exists(), r.stdout[-2000:]

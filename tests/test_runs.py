@@ -24,17 +24,19 @@ def _weights_equal(a:dict, b:dict) -> bool: return a.keys() == b.keys() and all(
 def _rows(d:Path) -> list: return list(csv.reader(open(d/'history.csv')))
 def _model(d:Path) -> dict: return torch.load(d/'model.pth', weights_only=True)
 
-@pytest.fixture(scope='module')
-def run(tmp_path_factory):
-    "One finished two-epoch PGD-AT run on 96 digits (read-only: tests that change a run copy it first)."
-    d = tmp_path_factory.mktemp('runs')/'r'
+# Function-scoped on purpose (about a second each): a mutation run maps each test to the functions it calls, and
+# what a module-scoped fixture calls would be mapped to the first test that used it only.
+@pytest.fixture
+def run(tmp_path):
+    "A finished two-epoch PGD-AT run on 96 digits (read-only: tests that change a run use `copy`)."
+    d = tmp_path/'r'
     train(epochs=EPOCHS, out=str(d), **KW)
     return d
 
 @pytest.fixture
 def copy(run, tmp_path):
     "A copy of the finished run to change."
-    shutil.copytree(run, tmp_path/'r'); return tmp_path/'r'
+    shutil.copytree(run, tmp_path/'c'); return tmp_path/'c'
 
 # ---------------------------------------------------------------- what a finished run folder holds
 def test_run_folder_holds_config_log_checkpoints_and_weights(run):
@@ -51,6 +53,7 @@ def test_run_folder_holds_config_log_checkpoints_and_weights(run):
     assert rows[0][:3] == ['epoch', 'train_loss', 'valid_loss'] and rows[0][-1] == 'time'
     assert [r[0] for r in rows[1:]] == ['0', '1']
     assert all(float(v) > 0 for r in rows[1:] for v in r[1:3])   # losses written as numbers, not tensors' reprs
+    assert b'\r' not in (run/'history.csv').read_bytes()                # plain newlines, as pandas and csv expect
 
 def test_checkpoints_hold_each_epochs_state(run):
     rows = _rows(run)
@@ -88,6 +91,15 @@ def test_resume_of_a_finished_run_trains_nothing(run, copy):
     assert _weights_equal(_model(copy), _model(run))
     assert _weights_equal(learn.model.state_dict(), _model(run))
 
+def test_resume_logs_only_the_epochs_it_trains(run, copy, capsys):
+    (copy/'checkpoints'/'epoch_1.pth').unlink(); (copy/'model.pth').unlink()
+    capsys.readouterr()
+    learn = train(epochs=EPOCHS, out=str(copy), resume=True, **{**KW, 'quiet': False})
+    rows = [l.split() for l in capsys.readouterr().out.splitlines() if l.split() and l.split()[0].isdigit()]
+    assert [r[0] for r in rows] == ['1'], rows                            # the skipped epoch 0 prints no row
+    assert learn.logger is print                                          # the muted logger is given back after the fit
+    assert _weights_equal(_model(copy), _model(run))
+
 def test_resume_without_a_finished_epoch_starts_at_zero(run, copy, capsys):
     for p in (copy/'checkpoints').iterdir(): p.unlink()
     (copy/'model.pth').unlink()
@@ -117,7 +129,7 @@ def test_arguments_checked_before_any_work(tmp_path):
         with pytest.raises((ValueError, TypeError), match=arg): train(out=str(tmp_path/'x'), **{**KW, **kw})
     assert not (tmp_path/'x').exists()
     (tmp_path/'file').write_text('')
-    with pytest.raises(ValueError, match='`out`: cannot write to folder'): _writable_dir(tmp_path/'file'/'sub')
+    with pytest.raises(ValueError, match=f"`out`: cannot write to folder '{tmp_path}/file/sub' \\(Not a directory\\)"): _writable_dir(tmp_path/'file'/'sub')
     assert _writable_dir(tmp_path/'new'/'deep').is_dir() and not list((tmp_path/'new'/'deep').iterdir())
 
 def test_only_rank_0_changes_the_folder(copy, tmp_path, monkeypatch):
@@ -155,8 +167,8 @@ def test_epochs_done_reads_only_checkpoint_names(copy):
 
 def test_read_checkpoint_says_why_a_file_cannot_be_used(tmp_path):
     (tmp_path/'junk.pth').write_bytes(b'not a checkpoint'); (tmp_path/'empty.pth').write_bytes(b'')
-    for n in ('junk.pth', 'empty.pth'):
-        with pytest.raises(ValueError, match=f'{n}: unreadable checkpoint'): read_checkpoint(tmp_path/n)
+    with pytest.raises(ValueError, match=r'junk.pth: unreadable checkpoint \(Weights only load failed'): read_checkpoint(tmp_path/'junk.pth')
+    with pytest.raises(ValueError, match=r'empty.pth: unreadable checkpoint \(EOFError\)'): read_checkpoint(tmp_path/'empty.pth')
     torch.save({'model': {}}, tmp_path/'other.pth'); torch.save([1], tmp_path/'list.pth')
     ok = dict(format=1, epoch=0, model={}, opt={}, rng={}, history=[], names=[], smooth_loss=[])
     torch.save({**ok, 'format': 2}, tmp_path/'v2.pth')
@@ -165,6 +177,14 @@ def test_read_checkpoint_says_why_a_file_cannot_be_used(tmp_path):
         with pytest.raises(ValueError, match='not a checkpoint written by'): read_checkpoint(tmp_path/n)
     torch.save(ok, tmp_path/'ok.pth')
     assert read_checkpoint(tmp_path/'ok.pth') == ok
+    torch.save({**ok, 'model': Pickled()}, tmp_path/'pickle.pth')         # arbitrary objects are never unpickled
+    with pytest.raises(ValueError, match='pickle.pth: unreadable checkpoint'): read_checkpoint(tmp_path/'pickle.pth')
+    if torch.cuda.is_available(): return
+    torch.save({**ok, 'model': {'w': torch.zeros(1)}}, tmp_path/'ok.pth')
+    assert read_checkpoint(tmp_path/'ok.pth')['model']['w'].device.type == 'cpu'
+
+class Pickled:
+    "An object a checkpoint must not hold (loading it would run its pickle code)."
 
 def test_read_config_says_why_a_folder_is_not_a_run(tmp_path):
     with pytest.raises(FileNotFoundError, match="no run in .*no config.json"): read_config(tmp_path)
@@ -185,12 +205,25 @@ def test_load_run_from_the_folder_or_any_weights_file_in_it(run):
 
 def test_load_run_errors_name_the_file(copy, tmp_path):
     with pytest.raises(FileNotFoundError, match="`ckpt`: .* does not exist"): load_run(tmp_path/'nothing')
-    (copy/'model.pth').write_bytes(b'junk')
+    with pytest.raises(FileNotFoundError, match=f"`ckpt`: '{tmp_path}/nothing' does not exist"): load_run(tmp_path/'nothing')
+    (copy/'model.pth').write_bytes(b'not a checkpoint')
+    with pytest.raises(ValueError, match=r'model.pth: unreadable weights \(Weights only load failed'): load_run(copy)
+    (copy/'model.pth').write_bytes(b'')
+    with pytest.raises(ValueError, match=r'model.pth: unreadable weights \(EOFError\)'): load_run(copy)
+    torch.save({'w': Pickled()}, copy/'model.pth')
     with pytest.raises(ValueError, match='model.pth: unreadable weights'): load_run(copy)
     torch.save({'w': torch.zeros(2)}, copy/'model.pth')
-    with pytest.raises(ValueError, match="weights do not fit the run's digits_cnn"): load_run(copy)
+    with pytest.raises(ValueError, match=r"model.pth: weights do not fit the run's digits_cnn \(Error\(s\) in loading state_dict for DigitsCNN"): load_run(copy)
     (copy/'model.pth').unlink()
-    with pytest.raises(FileNotFoundError, match='no weights at .*--resume'): load_run(copy)
+    with pytest.raises(FileNotFoundError, match=f"`ckpt`: no weights at '{copy}/model.pth' \\(has the run finished\\? `--resume` completes it\\)"): load_run(copy)
+
+def test_load_run_builds_the_runs_own_architecture_and_width(tmp_path):
+    for kw in (dict(arch='resnet20'), dict(width=2)):
+        d = tmp_path/next(iter(kw))
+        train(epochs=1, out=str(d), **{**KW, 'method': 'natural', **kw})
+        m, cfg = load_run(d)                                              # device 'auto': the CPU here
+        assert _weights_equal(m.state_dict(), _model(d)) and next(m.parameters()).device.type == ('cuda' if torch.cuda.is_available() else 'cpu')
+    assert type(load_run(tmp_path/'arch')[0]).__name__ != type(load_run(tmp_path/'width')[0]).__name__
 
 # ---------------------------------------------------------------- evaluate_run
 def test_evaluate_run_writes_a_report_and_never_replaces_one(copy, tmp_path):
@@ -278,12 +311,14 @@ def test_rng_state_round_trip_covers_every_generator():
     plain = rng_state(); x = torch.rand(2); set_rng_state(plain); assert torch.equal(torch.rand(2), x)   # without loaders
 
 def test_names_and_overwrites_checked(tmp_path):
-    assert check_name('robustness_v2.1') == 'robustness_v2.1' and check_name('-x') == '-x'
+    assert check_name('robustness_v2.1') == 'robustness_v2.1' and check_name('-x') == '-x' and check_name('AA_Fgsm') == 'AA_Fgsm'
+    with pytest.raises(ValueError, match='^`name` must be a plain file name'): check_name('a/b')
     for bad in ('../x', 'a/b', '.hidden', '', 'a b', None, 3):
         with pytest.raises(ValueError, match='`stem` must be a plain file name'): check_name(bad, 'stem')
     (tmp_path/'r.json').write_text('{}')
-    with pytest.raises(FileExistsError, match=r"a report already exists \(.*r.json\); pass `force=True`"):
-        refuse_overwrite([tmp_path/'q.json', tmp_path/'r.json'], False, 'a report')
+    (tmp_path/'s.json').write_text('{}')
+    with pytest.raises(FileExistsError, match=f"^a report already exists \\({tmp_path}/r.json, {tmp_path}/s.json\\); pass `force=True` \\(--force\\) to replace it$"):
+        refuse_overwrite([tmp_path/'q.json', tmp_path/'r.json', tmp_path/'s.json'], False, 'a report')
     refuse_overwrite([tmp_path/'r.json'], True, 'a report'); refuse_overwrite([tmp_path/'q.json'], False, 'a report')
 
 def test_cells_and_numbers_are_plain():
@@ -304,9 +339,9 @@ def test_deferred_interrupt_holds_ctrl_c_until_the_block_ends():
     assert done[-1] == 'quiet'
 
 # ---------------------------------------------------------------- the demo
-@pytest.fixture(scope='module')
-def tiny_demo(tmp_path_factory):
-    d = tmp_path_factory.mktemp('demo')/'rep'
+@pytest.fixture
+def tiny_demo(tmp_path):
+    d = tmp_path/'rep'
     with redirect_stdout(io.StringIO()) as buf: s = demo(str(d), dataset='digits', epochs=1, n_train=96, n_eval=24, device='cpu')
     return d, s, buf.getvalue()
 
