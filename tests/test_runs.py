@@ -167,7 +167,8 @@ def test_epochs_done_reads_only_checkpoint_names(copy):
 
 def test_read_checkpoint_says_why_a_file_cannot_be_used(tmp_path):
     (tmp_path/'junk.pth').write_bytes(b'not a checkpoint'); (tmp_path/'empty.pth').write_bytes(b'')
-    with pytest.raises(ValueError, match=r'junk.pth: unreadable checkpoint \(Weights only load failed'): read_checkpoint(tmp_path/'junk.pth')
+    with pytest.raises(ValueError, match=r'junk.pth: unreadable checkpoint \(Weights only load failed') as e: read_checkpoint(tmp_path/'junk.pth')
+    assert len(str(e.value).split(' (', 1)[1]) == 120 + 1          # the error's first line, cut at 120 characters, and ')'
     with pytest.raises(ValueError, match=r'empty.pth: unreadable checkpoint \(EOFError\)'): read_checkpoint(tmp_path/'empty.pth')
     torch.save({'model': {}}, tmp_path/'other.pth'); torch.save([1], tmp_path/'list.pth')
     ok = dict(format=1, epoch=0, model={}, opt={}, rng={}, history=[], names=[], smooth_loss=[])
@@ -207,7 +208,8 @@ def test_load_run_errors_name_the_file(copy, tmp_path):
     with pytest.raises(FileNotFoundError, match="`ckpt`: .* does not exist"): load_run(tmp_path/'nothing')
     with pytest.raises(FileNotFoundError, match=f"`ckpt`: '{tmp_path}/nothing' does not exist"): load_run(tmp_path/'nothing')
     (copy/'model.pth').write_bytes(b'not a checkpoint')
-    with pytest.raises(ValueError, match=r'model.pth: unreadable weights \(Weights only load failed'): load_run(copy)
+    with pytest.raises(ValueError, match=r'model.pth: unreadable weights \(Weights only load failed') as e: load_run(copy)
+    assert len(str(e.value).split(' (', 1)[1]) == 120 + 1
     (copy/'model.pth').write_bytes(b'')
     with pytest.raises(ValueError, match=r'model.pth: unreadable weights \(EOFError\)'): load_run(copy)
     torch.save({'w': Pickled()}, copy/'model.pth')
@@ -252,7 +254,7 @@ def test_evaluate_run_writes_a_report_and_never_replaces_one(copy, tmp_path):
     assert (tmp_path/'elsewhere'/'e0.json').exists() and not (copy/'e0.json').exists()
 
 def test_evaluate_run_refuses_bad_arguments_before_any_work(copy):
-    with pytest.raises(ValueError, match='`ckpt` is required'): evaluate_run()
+    with pytest.raises(ValueError, match='^`ckpt` is required: the run folder written by `sensible_adv train --out DIR`$'): evaluate_run()
     with pytest.raises(ValueError, match='plain file name'): evaluate_run(str(copy), name='../x')
     with pytest.raises(ValueError, match="unknown attack 'deepfoo'"): evaluate_run(str(copy), attacks='pgd20,deepfoo', name='other')
     for kw, arg in ((dict(n=0), '`n`'), (dict(bs=0), '`bs`')):
@@ -285,6 +287,20 @@ def test_evaluate_run_passes_the_runs_settings_on(copy, tmp_path, monkeypatch):
     defaults = {k: v.default for k, v in inspect.signature(evaluate_run).parameters.items()}
     assert {k: defaults[k] for k in ('attacks', 'n', 'bs', 'seed', 'quiet', 'name', 'force')} == \
            dict(attacks='fgsm,pgd20,cw,aa', n=1000, bs=256, seed=0, quiet=False, name='robustness', force=False)
+
+def test_evaluate_run_defaults(copy, monkeypatch):
+    "Called with the run alone: the documented defaults reach the data and the report (which here runs FGSM on 4 images)."
+    import sensible_adv.runs as runs
+    from sensible_adv.attacks import attack_list
+    seen, real_dls, real_report = {}, runs.get_dls, runs.robustness_report
+    def get_dls(*a, **k): seen['dls'] = k; return real_dls(*a, **{**k, 'bs': 4, 'n_train': 4, 'n_valid': 4})
+    def report(*a, **k): seen['report'] = k; return real_report(*a, **{**k, 'attacks': [('fgsm', None)], 'n': 4, 'verbose': False})
+    monkeypatch.setattr(runs, 'get_dls', get_dls); monkeypatch.setattr(runs, 'robustness_report', report)
+    with redirect_stdout(io.StringIO()): evaluate_run(str(copy))
+    assert seen['dls'] == dict(root=None, bs=256, n_train=256, n_valid=1000, seed=0, device=torch.device('cuda' if torch.cuda.is_available() else 'cpu'))
+    k = seen['report']
+    assert (k['attacks'], k['n'], k['seed'], k['verbose']) == (attack_list('fgsm,pgd20,cw,aa'), 1000, 0, True)
+    assert (copy/'robustness.json').exists()
 
 def test_evaluate_run_refuses_to_overwrite_any_of_its_three_files(copy, tmp_path):
     for ext in ('.json', '.md', '.robustbench.json'):
