@@ -15,12 +15,12 @@ import os, subprocess, sys
 from pathlib import Path
 import pytest
 
-RUNTIME_TESTS = ('test_cli.py', 'test_data.py', 'test_ddp.py', 'test_faults.py', 'test_library.py', 'test_readme.py', 'test_runs.py')
+RUNTIME_TESTS = ('test_cli.py', 'test_data.py', 'test_ddp.py', 'test_faults.py', 'test_library.py', 'test_readme.py', 'test_runs.py', 'test_attacks.py')
 
 # `make mutate` (mutmut 3) runs pytest inside mutants/, with MUTANT_UNDER_TEST set, many times over: there only the
 # fast files that test the core modules in-process are collected (the others take minutes, or run the package in a
 # subprocess, where its mutants are not switched on).
-MUTATION_TESTS = ('test_bugs.py', 'test_cuda.py', 'test_crosscheck.py', 'test_runs.py', 'test_wrappers.py')
+MUTATION_TESTS = ('test_bugs.py', 'test_cuda.py', 'test_crosscheck.py', 'test_runs.py', 'test_wrappers.py', 'test_attacks.py')
 if 'MUTANT_UNDER_TEST' in os.environ:
     collect_ignore = [p.name for p in Path(__file__).parent.glob('test_*.py') if p.name not in MUTATION_TESTS]
 

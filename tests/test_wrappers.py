@@ -129,7 +129,8 @@ def test_square_settings_reach_torchattacks():
     assert (Square().queries, Square().p_init, Square().seed) == (5000, .8, 0)
     for kw, arg in ((dict(queries=0), 'queries'), (dict(p_init=0.), 'p_init'), (dict(p_init=1.5), 'p_init')):
         with pytest.raises(ValueError, match=f'^`{arg}` must be in'): Square(**kw)
-    with pytest.raises(ValueError, match=r'needs pixel `bounds`=\(0, 1\)'): Square(bounds=(-1., 1.))
+    with pytest.raises(ValueError, match=r'^Square \(torchattacks\) needs pixel `bounds`=\(0, 1\); got \(-1\.0, 1\.0\)$'): Square(bounds=(-1., 1.))
+    assert Square(queries=1).queries == 1
     xa = Square(eps=.1, queries=20)(Linear(W, B), X, Y)
     assert xa.dtype == X.dtype and _dist(xa, X, 'Linf') <= .1 + 1e-6
 
@@ -264,7 +265,9 @@ def test_missing_optional_package_named_with_its_install_command(monkeypatch):
     assert not has_torchattacks() and not has_package('torchattacks')
     with pytest.raises(OptionalDependencyError, match=r'FAB needs the optional `torchattacks` package: pip install --no-deps torchattacks==3\.5\.1'):
         require('torchattacks', 'FAB')
-    with pytest.raises(OptionalDependencyError, match='optional `torchattacks`'): FAB(.1)
+    with pytest.raises(OptionalDependencyError, match='^FAB needs the optional `torchattacks` package'): FAB(.1)
+    monkeypatch.setitem(sys.modules, 'foolbox', None)
+    with pytest.raises(OptionalDependencyError, match=r'^DeepFool needs the optional `foolbox` package: pip install foolbox==3\.3\.4$'): DeepFool(.1)
     with pytest.raises(OptionalDependencyError, match='optional `torchattacks`'): make_attack('aa', .1)
 
 def test_installed_but_broken_package_is_told_apart(tmp_path, monkeypatch):
