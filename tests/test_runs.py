@@ -124,6 +124,68 @@ def test_a_new_run_never_replaces_an_old_one_without_force(copy):
     assert read_config(copy)['args']['method'] == 'natural' and [r[0] for r in _rows(copy)[1:]] == ['0']
     assert not _weights_equal(_model(copy), w)
 
+def _spy_build(monkeypatch, seen, **small):
+    "Record what `train` hands to `build_learner` and to the fit; build the learner with `small` instead (tiny and fast)."
+    import sensible_adv.runs as runs
+    real = runs.build_learner
+    def build(*a, **k):
+        seen['build'] = (a, k)
+        learn = real(*a, **{**k, **small})
+        fit = learn.fit_one_cycle
+        def one_cycle(n, lr, **kw): seen['fit'] = (n, lr); return fit(1, lr, **kw)
+        learn.fit_one_cycle = one_cycle
+        return learn
+    monkeypatch.setattr(runs, 'build_learner', build)
+
+def test_train_defaults_reach_the_learner_and_the_folder(tmp_path, monkeypatch, capsys):
+    "Called bare, in a fresh folder: the documented defaults go to `build_learner` and the fit, the run to runs/run."
+    from sensible_adv.callback import DEFAULT_C, DEFAULT_BETA, DEFAULT_TAU, DEFAULT_WARMUP
+    seen = {}
+    _spy_build(monkeypatch, seen, n_train=32, n_valid=16, bs=16)
+    monkeypatch.chdir(tmp_path)
+    train()
+    a, k = seen['build']
+    assert a == ('digits', 'sense') and k == dict(
+        arch=None, width=None, eps=None, bs=128, n_train=None, n_valid=None, root=None, download=False, opt='adam', wd=5e-4,
+        seed=0, device='auto', steps=10, step=None, c=DEFAULT_C, beta=DEFAULT_BETA, tau=DEFAULT_TAU, warmup=DEFAULT_WARMUP, loss='ce')
+    assert seen['fit'] == (10, 3e-3)
+    assert (tmp_path/'runs'/'run'/'model.pth').exists() and 'epoch' in capsys.readouterr().out   # not quiet: the table
+
+def test_train_hands_every_argument_on_and_records_it(tmp_path, monkeypatch):
+    import platform, sensible_adv
+    seen = {}
+    _spy_build(monkeypatch, seen)
+    given = dict(dataset='digits', method='trades', arch='digits_cnn', width=2, eps=.2, steps=3, step=.05, c=.3, beta=2.,
+                 tau=1, warmup=2, loss='kl', bs=16, opt='sgd', wd=1e-4, seed=5, n_train=32, n_valid=16, root='some/root', download=True)
+    train(epochs=1, lr=1e-3, out=str(tmp_path/'r'), device='cpu', quiet=True, **given)
+    a, k = seen['build']
+    assert a == ('digits', 'trades') and k == {**{n: v for n, v in given.items() if n not in ('dataset', 'method')}, 'device': 'cpu'}
+    assert seen['fit'] == (1, 1e-3)
+    cfg = read_config(tmp_path/'r')
+    assert cfg['args'] == {**{n: v for n, v in given.items() if n in TRAIN_KEYS}, 'epochs': 1, 'lr': 1e-3}
+    assert (cfg['root'], cfg['eps_used'], cfg['arch_used']) == ('some/root', .2, 'digits_cnn')
+    assert (cfg['torch'], cfg['python'], cfg['sensible_adv']) == (torch.__version__, platform.python_version(), sensible_adv.__version__)
+
+def test_train_messages_name_what_is_wrong(copy, tmp_path, capsys):
+    with pytest.raises(ValueError, match=r'^`resume` and `force` exclude each other: continue the run, or replace it$'):
+        train(epochs=EPOCHS, out=str(copy), resume=True, force=True, **KW)
+    with pytest.raises(ValueError, match=f"^`resume`: arguments differ from the run in '{copy}': method was 'pgd', now 'natural', bs was 32, now 16$"):
+        train(epochs=EPOCHS, out=str(copy), resume=True, **{**KW, 'method': 'natural', 'bs': 16})
+    with pytest.raises(FileExistsError, match=f"^`out`: '{copy}' is not empty; pass --resume to continue the run there, --force to replace it, or choose another --out$"):
+        train(epochs=EPOCHS, out=str(copy), **KW)
+    for kw, arg in ((dict(epochs=0), 'epochs'), (dict(lr=0.), 'lr'), (dict(bs=0), 'bs')):
+        with pytest.raises(ValueError, match=f'^`{arg}` must be in'): train(out=str(tmp_path/'x'), **{**KW, **kw})
+    (copy/'checkpoints'/'epoch_1.pth').unlink()
+    capsys.readouterr(); train(epochs=EPOCHS, out=str(copy), resume=True, **KW)
+    assert 'no finished epoch' not in capsys.readouterr().err             # it resumed from epoch 0's checkpoint
+
+def test_read_config_messages(tmp_path):
+    with pytest.raises(FileNotFoundError, match=f"^no run in '{tmp_path}' \\(no config.json\\): not a run folder of `sensible_adv train`$"): read_config(tmp_path)
+    (tmp_path/'config.json').write_text('{"x": 1}')
+    with pytest.raises(ValueError, match=f'^{tmp_path}/config.json is corrupt \\(no "args"\\); it cannot be resumed or evaluated$'): read_config(tmp_path)
+    (tmp_path/'config.json').write_text('{"args": ')
+    with pytest.raises(ValueError, match=r'is corrupt \(Expecting value: line 1 column 10'): read_config(tmp_path)
+
 def test_arguments_checked_before_any_work(tmp_path):
     for kw, arg in ((dict(epochs=0), 'epochs'), (dict(bs=0), 'bs'), (dict(lr=0.), 'lr'), (dict(epochs=1.5), 'epochs')):
         with pytest.raises((ValueError, TypeError), match=arg): train(out=str(tmp_path/'x'), **{**KW, **kw})
