@@ -466,6 +466,7 @@ def test_demo_table_and_report_from_results():
 
 def test_demo_attacks_and_what_the_report_says_of_autoattack(monkeypatch):
     import sensible_adv.runs as runs
+    monkeypatch.setattr(runs, 'has_torchattacks', lambda: True)            # as with torchattacks installed
     assert runs._eval_attacks(False) == ('fgsm', 'pgd20', 'cw30') and runs._eval_attacks(True) == ('fgsm', 'pgd20', 'cw30', 'autoattack')
     assert _aa_note(['fgsm', 'autoattack']) == '`AutoAttack` is the standard AutoAttack (APGD-CE, APGD-T, FAB-T, Square; torchattacks).'
     assert _aa_note(['fgsm']) == ("AutoAttack was not run: on a CPU it takes minutes per model, beyond the demo's budget. Add `--aa` to run it, "
