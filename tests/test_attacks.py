@@ -124,6 +124,7 @@ def test_transfer_seeds_and_bounds():
 
 # ---------------------------------------------------------------- make_attack: names, numbers, what it passes on
 from sensible_adv.attacks import PGD, make_attack, clip_to_ball, _loss_scale, TorchattacksAttack
+import sensible_adv.sensible    # registers 'sensible' among the attack names, as `sensible_adv.all` does
 
 def _fn(m, x, y): return x
 
@@ -133,7 +134,7 @@ def test_make_attack_numbers_seeds_and_settings():
     with pytest.raises(ValueError, match=r'^`steps` must be in \[1, inf\)'): make_attack('pgd0')
     with pytest.raises(ValueError, match=r'^`restarts` must be in \[1, inf\)'): make_attack('pgd10x0')
     for bad in ('fgsm5', 'fab10x2', 'foo'):
-        with pytest.raises(ValueError, match=f"^unknown attack '{bad}'; allowed: autoattack, cw, deepfool, fab, fgsm, pgd, spsa, square, "
+        with pytest.raises(ValueError, match=f"^unknown attack '{bad}'; allowed: autoattack, cw, deepfool, fab, fgsm, pgd, sensible, spsa, square, "
                            r"pgd, cw, aa, pgdN, pgdNxR, cwN, cwNxR, deepfoolN, fabN, spsaN, squareN, sensibleN \(N steps or queries, R restarts\)$"):
             make_attack(bad)
     f = make_attack(_fn, .2, norm='L2', bounds=(0., 2.))

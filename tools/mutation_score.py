@@ -7,8 +7,8 @@ judged equivalent (no test written from the definition can tell them from the or
 "## Not scored" the mutants left out of the score on purpose (figures). A mutant that only changes its function's
 docstring is equivalent by rule. Score = (killed + timeout) / (mutants run - equivalent - not scored); a timeout is
 a mutant whose tests ran out of mutmut's CPU-time limit (SIGXCPU: an endless loop, say); `no tests` counts as not
-killed. Prints the table and writes it as JSON (`--out`; a module of that file whose mutants are not in `--mutants` keeps
-its earlier entry). Usage: `python tools/mutation_score.py [--out FILE]`.
+killed. Prints the table and writes it as JSON (`--out`; a module of that file whose mutants are not in `--mutants`, or
+none of them run, keeps its earlier entry). Usage: `python tools/mutation_score.py [--out FILE]`.
 """
 import argparse, difflib, fnmatch, json, re
 from collections import Counter
@@ -110,7 +110,9 @@ def main():
     if args.out:
         out = Path(args.out)
         old = json.loads(out.read_text()) if out.exists() else {}
-        kept = [m for m in old if m not in t]     # a module whose mutants are not in this mutants/ (`make clean`, another run)
+        # a module whose mutants are not in this mutants/ (`make clean`, another run), or none of them run yet
+        t = {m: r for m, r in t.items() if r['run'] or m not in old}
+        kept = [m for m in old if m not in t]
         if kept: print(f"kept from {out.name} (not in {args.mutants}): {', '.join(kept)}")
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps({m: t.get(m, old.get(m)) for m in dict.fromkeys([*old, *t])}, indent=1, ensure_ascii=False) + '\n')
