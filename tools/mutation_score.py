@@ -99,6 +99,7 @@ def main():
                     "make mutate MUTATE=\"$(python tools/mutation_score.py --survivors)\")")
     args = ap.parse_args()
     t = score(Path(args.mutants), listed(Path(args.equivalent)), not (args.no_diffs or args.survivors))
+    t = {m: r for m, r in t.items() if r['run']}      # generated but not one mutant run: no score to show
     if args.survivors:
         print(' '.join(d['name'] for r in t.values() for d in r['survivors'])); return
     cols = ('generated', 'run', 'killed', 'equivalent', 'not_scored', 'survived', 'no_tests', 'timeout', 'other')
@@ -110,9 +111,7 @@ def main():
     if args.out:
         out = Path(args.out)
         old = json.loads(out.read_text()) if out.exists() else {}
-        # a module whose mutants are not in this mutants/ (`make clean`, another run), or none of them run yet
-        t = {m: r for m, r in t.items() if r['run'] or m not in old}
-        kept = [m for m in old if m not in t]
+        kept = [m for m in old if m not in t]     # not in this mutants/ (`make clean`, another run), or none run yet
         if kept: print(f"kept from {out.name} (not in {args.mutants}): {', '.join(kept)}")
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps({m: t.get(m, old.get(m)) for m in dict.fromkeys([*old, *t])}, indent=1, ensure_ascii=False) + '\n')
