@@ -125,16 +125,17 @@ class RunFolder(Callback):
 
     def before_epoch(self):
         if self.epoch < self.start:                     # done before: no training, no log row, no output
-            if self._logger is None: self._logger, self.learn.logger = self.learn.logger, noop
+            self._logger, self.learn.logger = self.learn.logger, noop
             raise CancelEpochException
-        if self._logger is not None: self.learn.logger, self._logger = self._logger, None
         if self.epoch == self.start and self.ckpt is not None:
             set_rng_state(self.ckpt['rng'], self.dls)
             val, count = self.ckpt['smooth_loss']
             self.recorder.smooth_loss.val, self.recorder.smooth_loss.count = val.to(self.recorder.smooth_loss.val), count
 
     def after_epoch(self):
-        if self.epoch < self.start: return
+        if self.epoch < self.start:                     # the Recorder (order 50) has logged the skipped row to nowhere
+            if self._logger is not None: self.learn.logger, self._logger = self._logger, None
+            return
         self.rows.append([_cell(v) for v in self.recorder.log])
         if rank_distrib() != 0: return
         names, sl = [str(n) for n in self.recorder.metric_names], self.recorder.smooth_loss
@@ -147,9 +148,6 @@ class RunFolder(Callback):
         with deferred_interrupt():  # the checkpoint, then its log row: the log never shows an epoch that is not saved
             atomic_write(self.folder/'checkpoints'/f'epoch_{self.epoch}.pth', save=lambda p: torch.save(ck, p))
             atomic_write(self.folder/'history.csv', buf.getvalue())
-
-    def after_fit(self):
-        if self._logger is not None: self.learn.logger, self._logger = self._logger, None
 
 def load_checkpoint(learn:Learner, ck:dict):
     "Load a checkpoint's weights and optimiser state into `learn` (creating its optimiser)."

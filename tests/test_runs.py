@@ -100,6 +100,19 @@ def test_resume_logs_only_the_epochs_it_trains(run, copy, capsys):
     assert learn.logger is print                                          # the muted logger is given back after the fit
     assert _weights_equal(_model(copy), _model(run))
 
+def test_resume_of_a_finished_run_prints_nothing_and_fits_nothing(run, copy, capsys):
+    capsys.readouterr()
+    learn = train(epochs=EPOCHS, out=str(copy), resume=True, **{**KW, 'quiet': False})
+    assert 'train_loss' not in capsys.readouterr().out and learn.logger is print    # no fit started: no table at all
+    from sensible_adv.runs import RunFolder                                  # a fit whose every epoch was done before
+    learn.fit(EPOCHS, cbs=RunFolder(copy, last_checkpoint(copy)))
+    assert learn.logger is print and [r[0] for r in _rows(copy)[1:]] == ['0', '1']   # the logger given back, no row added
+
+def test_config_is_indented_json_and_a_batch_of_one_is_allowed(tmp_path):
+    train(epochs=1, out=str(tmp_path/'r'), **{**KW, 'method': 'natural', 'bs': 1, 'n_train': 4, 'n_valid': 4})
+    text = (tmp_path/'r'/'config.json').read_text()
+    assert text.startswith('{\n "args": {\n  "dataset": "digits",\n') and json.loads(text)['args']['bs'] == 1
+
 def test_resume_without_a_finished_epoch_starts_at_zero(run, copy, capsys):
     for p in (copy/'checkpoints').iterdir(): p.unlink()
     (copy/'model.pth').unlink()
