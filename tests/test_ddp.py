@@ -55,7 +55,9 @@ def _worker(rank, world, port, outdir, method):
         def after_step(self):
             if self.learn.train_iter + 1 >= N_STEPS: raise CancelFitException()
 
+    from sensible_adv.learner import finish_distributed
     dist.init_process_group('gloo', rank=rank, world_size=world)
+    ok = False
     try:
         seed_everything(0)                        # same initial weights on both ranks
         model = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.Flatten(), nn.Linear(1024, 10))
@@ -69,8 +71,9 @@ def _worker(rank, world, port, outdir, method):
         flat = torch.cat([p.detach().flatten() for p in learn.model.parameters()])
         torch.save(dict(params=flat, calls=counter.calls, forwards=counter.forwards, is_ddp=type(learn.model).__name__,
                         train=[m.training for m in learn.model.modules()]), os.path.join(outdir, f'{method}_{rank}.pt'))
-    finally:
-        dist.destroy_process_group()
+        ok = True
+    finally:   # as the CLI does: a bare destroy_process_group() left the DDP wrapper's cycle to exit time, and gloo aborted
+        finish_distributed(ok)
 
 def _run(method, outdir, timeout=90):
     ctx = mp.start_processes(_worker, args=(2, _free_port(), outdir, method), nprocs=2, join=False, start_method='spawn')
