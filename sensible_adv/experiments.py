@@ -15,9 +15,9 @@ from .runs import train, evaluate_run
 
 # %% auto #0
 __all__ = ['FMNIST_RUNS', 'FMNIST_EVALS', 'SENSITIVITY_EVALS', 'SENSITIVITY_RUNS', 'CAPACITY_EVALS', 'CAPACITY_RUNS',
-           'PAPER_RUNS', 'FRONTIER_BASE', 'FRONTIER_EPS', 'FRONTIER', 'FRONTIER_SEEDS', 'run_study', 'results_table',
-           'show_results', 'run_label', 'study_table', 'markdown_table', 'frontier_jobs', 'run_frontier',
-           'collect_frontier', 'frontier_table', 'plot_frontier']
+           'PAPER_RUNS', 'FRONTIER_BASE', 'FRONTIER_EPS', 'FRONTIER', 'FRONTIER_SEEDS', 'FRONTIER_TARGET', 'run_study',
+           'results_table', 'show_results', 'run_label', 'study_table', 'markdown_table', 'frontier_jobs',
+           'run_frontier', 'collect_frontier', 'frontier_table', 'plot_frontier', 'frontier_target', 'timing_table']
 
 # %% ../nbs/12_experiments.ipynb #c007b004
 def run_study(name:str,               # the study's name: results go to `out/<name>.json`
@@ -271,3 +271,36 @@ def plot_frontier(path='results/frontier.json', # the frontier's results file (`
         meta = {'Source': f'{Path(path).name} sha256:{hashlib.sha256(Path(path).read_bytes()).hexdigest()}'}
         atomic_write(out, save=lambda p: fig.savefig(p, dpi=120, format='png', metadata=meta))
     return fig
+
+# %% ../nbs/12_experiments.ipynb #92b2a6e1
+FRONTIER_TARGET = dict(reference='pgd', natural_gain=0.02, autoattack_loss=0.01)
+
+def frontier_target(path='results/frontier.json',      # the frontier's results file (`collect_frontier`)
+                    reference=FRONTIER_TARGET['reference'],             # the configuration to beat
+                    natural_gain=FRONTIER_TARGET['natural_gain'],       # natural accuracy must be at least the reference's + this
+                    autoattack_loss=FRONTIER_TARGET['autoattack_loss'], # AutoAttack accuracy at least the reference's - this
+                   ) -> pd.DataFrame:
+    "Each configuration against `reference`: mean and worst-case (its worst seed vs the reference's best) differences, and whether the target is met."
+    res = json.loads(Path(path).read_text())
+    df = pd.DataFrame(res.values())
+    configs = sorted(set(df.config)) if len(df) else []
+    if reference not in configs: raise ValueError(f"reference={reference!r} has no finished model in {path}; there: {configs}")
+    ref, g = df[df.config == reference], df[df.config != reference].groupby('config', sort=False)
+    out = pd.DataFrame({'method': g.method.first(), 'knob': g.knob.first(), 'value': g.value.first(), 'seeds': g.seed.count(),
+                        'natural_gain': g.natural.mean() - ref.natural.mean(), 'natural_gain_worst': g.natural.min() - ref.natural.max(),
+                        'autoattack_change': g.autoattack.mean() - ref.autoattack.mean(),
+                        'autoattack_change_worst': g.autoattack.min() - ref.autoattack.max()})
+    # accuracies are counts over n images stored as floats: compare to 1e-6, far below one image in 300
+    out['met'] = (out.natural_gain_worst >= natural_gain - 1e-6) & (out.autoattack_change_worst >= -autoattack_loss - 1e-6)
+    return out
+
+
+# %% ../nbs/12_experiments.ipynb #95ca9cf3
+def timing_table(path='../bench/results/frontier_timing.json') -> pd.DataFrame:
+    "Median, min and max training seconds per configuration, and its time over the reference's (median and range of the per-repeat ratios)."
+    res = json.loads(Path(path).read_text())
+    t = pd.DataFrame(res['summary']).T[['median', 'min', 'max', 'over_reference', 'over_reference_min', 'over_reference_max']]
+    t.insert(0, 'repeats', [len(res['seconds'][k]) for k in t.index])
+    t.attrs['reference'] = res['setup']['reference']
+    return t.astype(float).astype({'repeats': int})
+
