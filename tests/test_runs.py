@@ -455,8 +455,43 @@ def test_demo_writes_its_four_files_from_one_summary(tiny_demo):
     with pytest.raises(FileExistsError, match='a demo report in'): demo(str(d), dataset='digits', epochs=1, n_train=96, n_eval=24, device='cpu')
 
 def test_demo_refuses_bad_arguments(tmp_path):
-    with pytest.raises(ValueError, match='dataset'): demo(str(tmp_path/'x'), dataset='cifar10')
+    with pytest.raises(ValueError, match="^unknown `dataset` 'cifar10'; allowed: 'digits'"): demo(str(tmp_path/'x'), dataset='cifar10')
     with pytest.raises(ValueError, match='epochs'): demo(str(tmp_path/'x'), dataset='digits', epochs=0)
+    assert not (tmp_path/'x').exists()
+
+class _Stop(Exception): "Raised by a spy to end a call once what it records has been seen."
+
+def test_demo_defaults_reach_the_training_and_the_report(tmp_path, monkeypatch):
+    "Called with no argument: ./sensible_report, the best offline dataset at its demo budget, seed 0, c 0.5, device 'auto', no AutoAttack on a CPU."
+    import sensible_adv.runs as runs
+    monkeypatch.chdir(tmp_path)
+    small = dict(arch='digits_cnn', eps=0.1, epochs=1, bs=32, lr=3e-3, n_train=64, n_eval=16)
+    monkeypatch.setitem(runs.DEMO_SETTINGS, 'digits', small)             # the dataset's budget, made tiny
+    seen = {'best': 0, 'aa': [], 'learner': [], 'report': []}
+    real_learner, real_report = runs.build_learner, runs.robustness_report
+    def best(): seen['best'] += 1; return 'digits'
+    def eval_attacks(aa): seen['aa'].append(aa); return ('fgsm', 'pgd20')
+    def learner(*a, **k): seen['learner'].append((a, k)); return real_learner(*a, **k)
+    def report(*a, **k): seen['report'].append(k); return real_report(*a, **k)
+    for name, f in dict(best_offline_dataset=best, _eval_attacks=eval_attacks, build_learner=learner, robustness_report=report).items():
+        monkeypatch.setattr(runs, name, f)
+    with redirect_stdout(io.StringIO()): s = demo()
+    assert sorted(p.name for p in (tmp_path/'sensible_report').iterdir()) == sorted(DEMO_FILES)
+    assert seen['best'] == 1 and s['dataset'] == 'digits' and s['settings'] == small and (s['seed'], s['c']) == (0, 0.5)
+    assert seen['aa'] == [False] and s['attacks'] == ['fgsm', 'pgd20']
+    assert [a for a, _ in seen['learner']] == [('digits', m) for m in ('natural', 'pgd', 'trades', 'sense')]
+    assert all(k == dict(arch='digits_cnn', eps=0.1, bs=32, n_train=64, n_valid=16, seed=0, device='auto', c=0.5) for _, k in seen['learner'])
+    assert len(seen['report']) == 8 and all(k['seed'] == 0 for k in seen['report'])
+
+def test_demo_runs_autoattack_when_asked_or_on_cuda(tmp_path, monkeypatch):
+    import sensible_adv.runs as runs
+    asked, devices = [], []
+    def eval_attacks(aa): asked.append(aa); raise _Stop
+    def get_device(d=None): devices.append(d); return torch.device(on)
+    monkeypatch.setattr(runs, '_eval_attacks', eval_attacks); monkeypatch.setattr(runs, 'get_device', get_device)
+    for on, kw in [('cpu', {}), ('cpu', dict(aa=True)), ('cuda', {}), ('cuda', dict(aa=True)), ('cpu', dict(device='cpu'))]:
+        with pytest.raises(_Stop): demo(str(tmp_path/'x'), **kw)
+    assert asked == [False, True, True, True, False] and devices == ['auto', 'auto', 'cpu']   # with aa, no device is asked
     assert not (tmp_path/'x').exists()
 
 def test_demo_table_and_report_from_results():

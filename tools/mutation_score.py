@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 MODULES = ('sensible', 'callback', 'evaluate', 'attacks', 'runs')
 STATUS = {1: 'killed', 3: 'killed', -24: 'timeout', 0: 'survived', 5: 'no tests', 33: 'no tests', 34: 'skipped',
-          35: 'suspicious', 36: 'timeout', 24: 'timeout', 152: 'timeout', 255: 'timeout', -11: 'segfault', None: 'not run'}
+          35: 'suspicious', 36: 'timeout', 24: 'timeout', 152: 'timeout', 255: 'timeout', -9: 'timeout', -11: 'segfault', None: 'not run'}
 
 def listed(path:Path) -> dict:
     "Section ('equivalent', 'not scored') -> {mutant name or pattern: reason}, from the equivalents file."

@@ -76,6 +76,10 @@ def timeout_checker(mutants):
                         except ProcessLookupError: pass
     return watch
 
+# mutmut sets the child's CPU-time limit with soft == hard, so a run past it gets SIGXCPU and then SIGKILL: exit -9,
+# which 3.3.0's table lacks (its summary then dies with KeyError: -9, ending the whole run). It is the timeout it meant.
+mm.status_by_exit_code.setdefault(-9, 'timeout')
+mm.emoji_by_status.setdefault('timeout', '⏰')
 mm.copy_src_dir, mm.create_file_mutants, mm.timeout_checker = copy_src_dir, create_file_mutants, timeout_checker
 
 if __name__ == '__main__':
