@@ -6,7 +6,7 @@ mutation run (`make mutate`) switches to its mutants. These tests do, on tiny ru
 a few seconds each). Each is written from what a run folder promises: nothing a finished epoch wrote is lost or
 rewritten, a resume ends with the uninterrupted run's weights, and every refusal names the argument.
 """
-import csv, io, json, os, shutil, signal, warnings
+import csv, io, json, os, re, shutil, signal, time, warnings
 from contextlib import redirect_stdout
 from pathlib import Path
 import numpy as np, pytest, torch
@@ -15,6 +15,10 @@ from sensible_adv.runs import (train, read_config, read_checkpoint, last_checkpo
                                demo, demo_table, DEMO_FILES, TRAIN_KEYS, _epochs_done, _writable_dir, _cell, _number,
                                _demo_markdown, _aa_note)
 from sensible_adv.data import digits_dls, DATASET_INFO
+from sensible_adv.core import Normalized
+from sensible_adv.evaluate import pixel_batches
+from sensible_adv.callback import METHOD_NAMES
+import sensible_adv
 
 torch.set_num_threads(1)
 KW = dict(dataset='digits', method='pgd', steps=2, n_train=96, n_valid=32, bs=32, quiet=True, device='cpu')
@@ -447,12 +451,17 @@ def test_demo_writes_its_four_files_from_one_summary(tiny_demo):
         acc = {x['attack']: x['accuracy'] for x in r['report']}
         assert {'natural', 'FGSM', 'PGD-20'} <= set(acc) and all(acc[a] <= acc['natural'] + 1e-9 for a in acc if a != 'natural')
         assert r['train_seconds'] > 0 and len(r['history']) == 1 and r['checks']
+        assert all(set(x) == {'attack', 'eps', 'accuracy', 'n', 'seconds'} for x in r['report'])   # the report's bookkeeping columns dropped
         es, accs = s['curves'][m]
         assert es == sorted(es) and es[0] == 0 and accs[0] == acc['natural'] and len(es) == 5
+        assert accs[es.index(s['settings']['eps'])] == acc['PGD-20']       # the curve passes through the report's PGD-20
     table = demo_table(s['results'])
     assert table in (d/'report.md').read_text() and table in printed
     assert (d/'robustness_vs_eps.png').read_bytes()[:4] == b'\x89PNG' and (d/'sensible_examples.png').read_bytes()[:4] == b'\x89PNG'
-    with pytest.raises(FileExistsError, match='a demo report in'): demo(str(d), dataset='digits', epochs=1, n_train=96, n_eval=24, device='cpu')
+    with pytest.raises(FileExistsError, match=f"a demo report in {str(d)!r}"): demo(str(d), dataset='digits', epochs=1, n_train=96, n_eval=24, device='cpu')
+    (d/'report.md').write_text('old')
+    with redirect_stdout(io.StringIO()): demo(str(d), dataset='digits', epochs=1, n_train=96, n_eval=24, device='cpu', force=True)
+    assert (d/'report.md').read_text().startswith('# sensible_adv demo report')       # force replaces it
 
 def test_demo_refuses_bad_arguments(tmp_path):
     with pytest.raises(ValueError, match="^unknown `dataset` 'cifar10'; allowed: 'digits'"): demo(str(tmp_path/'x'), dataset='cifar10')
@@ -462,26 +471,67 @@ def test_demo_refuses_bad_arguments(tmp_path):
 class _Stop(Exception): "Raised by a spy to end a call once what it records has been seen."
 
 def test_demo_defaults_reach_the_training_and_the_report(tmp_path, monkeypatch):
-    "Called with no argument: ./sensible_report, the best offline dataset at its demo budget, seed 0, c 0.5, device 'auto', no AutoAttack on a CPU."
+    "Called with no argument: ./sensible_report, the best offline dataset at its demo budget, seed 0, c 0.5, device 'auto', no AutoAttack on a CPU; and each piece gets what the demo promises it."
     import sensible_adv.runs as runs
+    from sensible_adv.data import offline_data_note
     monkeypatch.chdir(tmp_path)
-    small = dict(arch='digits_cnn', eps=0.1, epochs=1, bs=32, lr=3e-3, n_train=64, n_eval=16)
+    small = dict(arch='digits_cnn', eps=0.1, epochs=1, bs=32, lr=2e-3, n_train=None, n_eval=16)
     monkeypatch.setitem(runs.DEMO_SETTINGS, 'digits', small)             # the dataset's budget, made tiny
-    seen = {'best': 0, 'aa': [], 'learner': [], 'report': []}
+    stats = (torch.zeros(1, 1, 1, 1), torch.ones(1, 1, 1, 1))            # an identity Normalize, to follow where the statistics go
+    seen = {'best': 0, 'aa': [], 'learner': [], 'dls': [], 'fit': [], 'norm': [], 'report': []}
     real_learner, real_report = runs.build_learner, runs.robustness_report
     def best(): seen['best'] += 1; return 'digits'
     def eval_attacks(aa): seen['aa'].append(aa); return ('fgsm', 'pgd20')
-    def learner(*a, **k): seen['learner'].append((a, k)); return real_learner(*a, **k)
-    def report(*a, **k): seen['report'].append(k); return real_report(*a, **k)
-    for name, f in dict(best_offline_dataset=best, _eval_attacks=eval_attacks, build_learner=learner, robustness_report=report).items():
+    def learner(*a, **k):
+        seen['learner'].append((a, k))
+        learn = real_learner(*a, **{**k, 'n_train': 64})                # all the digits, cut to 64 for time
+        fit = learn.fit_one_cycle
+        def fit_spy(*fa, **fk): seen['fit'].append((fa, fk)); return fit(*fa, **fk)
+        learn.fit_one_cycle = fit_spy
+        seen['dls'].append(learn.dls); return learn
+    def find_norm(dls): seen['norm'].append(dls); return stats
+    real_curves, real_grid = runs.plot_eps_curves, runs.plot_sensible_grid
+    def eps_curves(curves, eps, path, title): seen['curves'] = (curves, eps, path, title); return real_curves(curves, eps, path, title=title)
+    def grid(model, x, y, eps, c, classes, path, title):
+        seen['grid'] = dict(model=model, x=x, y=y, eps=eps, c=c, classes=classes, path=path, title=title)
+        return real_grid(model, x, y, eps, c, classes, path, title=title)
+    def report(model, dl, eps, **k):
+        seen['report'].append((eps, k, k.get('norm_stats') is stats)); return real_report(model, dl, eps, **{**k, 'norm_stats': None})
+    for name, f in dict(best_offline_dataset=best, _eval_attacks=eval_attacks, build_learner=learner, find_normalize=find_norm,
+                        robustness_report=report, plot_eps_curves=eps_curves, plot_sensible_grid=grid).items():
         monkeypatch.setattr(runs, name, f)
-    with redirect_stdout(io.StringIO()): s = demo()
+    t = time.perf_counter()
+    with redirect_stdout(io.StringIO()) as buf: s = demo()
+    elapsed, printed = time.perf_counter() - t, buf.getvalue().splitlines()
     assert sorted(p.name for p in (tmp_path/'sensible_report').iterdir()) == sorted(DEMO_FILES)
     assert seen['best'] == 1 and s['dataset'] == 'digits' and s['settings'] == small and (s['seed'], s['c']) == (0, 0.5)
     assert seen['aa'] == [False] and s['attacks'] == ['fgsm', 'pgd20']
+    assert printed[:2] == [f"sensible_adv demo on {offline_data_note('digits')}",
+        "  digits: all training images, 16 test images, digits_cnn, eps=0.1, 1 epochs per method, attacks: fgsm, pgd20"]
     assert [a for a, _ in seen['learner']] == [('digits', m) for m in ('natural', 'pgd', 'trades', 'sense')]
-    assert all(k == dict(arch='digits_cnn', eps=0.1, bs=32, n_train=64, n_valid=16, seed=0, device='auto', c=0.5) for _, k in seen['learner'])
-    assert len(seen['report']) == 8 and all(k['seed'] == 0 for k in seen['report'])
+    assert all(k == dict(arch='digits_cnn', eps=0.1, bs=32, n_train=None, n_valid=16, seed=0, device='auto', c=0.5) for _, k in seen['learner'])
+    assert seen['fit'] == [((1, 2e-3), {})] * 4
+    assert len(seen['norm']) == 4 and all(a is b for a, b in zip(seen['norm'], seen['dls']))
+    assert [e for e, _, _ in seen['report']] == [0.1, [0.1 * k for k in (0.5, 2, 3)]] * 4   # the radius, then the curve's
+    assert [k['attacks'] for _, k, _ in seen['report']] == [('fgsm', 'pgd20'), ('pgd20',)] * 4
+    assert all(same and k['seed'] == 0 for _, k, same in seen['report'])
+    assert all(k.get('sanity', True) for _, k, _ in seen['report'][::2]) and not any(k['sanity'] for _, k, _ in seen['report'][1::2])
+    assert 0 < sum(r['train_seconds'] for r in s['results'].values()) <= s['wall_seconds'] <= elapsed
+    trained = [line for line in printed if ' trained in ' in line]
+    assert len(trained) == 4
+    for line, m in zip(trained, ('natural', 'pgd', 'trades', 'sense')):                # one line per method, as it finishes
+        assert re.fullmatch(rf"  {re.escape(f'{METHOD_NAMES[m]:<18}')} trained in +\d+\.\d s: natural \d\.\d{{3}}, FGSM \d\.\d{{3}}, PGD-20 \d\.\d{{3}}", line), line
+    assert printed[-1] == "wall time %.0f s; report written to sensible_report/ (report.md, results.json, robustness_vs_eps.png, sensible_examples.png)" % s['wall_seconds']
+    assert (s['torch'], s['sensible_adv']) == (torch.__version__, sensible_adv.__version__)
+    assert (tmp_path/'sensible_report'/'results.json').read_text().startswith('{\n "dataset": "digits",\n "settings": {\n  "arch"')
+    assert seen['curves'][0] is s['curves']
+    assert seen['curves'][1:] == (0.1, Path('sensible_report')/'robustness_vs_eps.png', 'digits, digits_cnn: robust accuracy vs radius')
+    g, sense_dls = seen['grid'], seen['dls'][-1]                            # the figure: the sensible model, as a function of pixels
+    assert isinstance(g['model'], Normalized) and torch.equal(g['model'].mean, stats[0]) and torch.equal(g['model'].std, stats[1])
+    x, y = next(pixel_batches(sense_dls.valid, 8, device='cpu'))
+    assert torch.equal(g['x'], x.clamp(0, 1)) and torch.equal(g['y'], y) and (g['eps'], g['c']) == (0.1, 0.5)
+    assert g['classes'] == DATASET_INFO['digits'].classes and g['path'] == Path('sensible_report')/'sensible_examples.png'
+    assert g['title'] == 'Sensibly trained model, eps = 0.1: green = true label kept, red = fooled'
 
 def test_demo_runs_autoattack_when_asked_or_on_cuda(tmp_path, monkeypatch):
     import sensible_adv.runs as runs
