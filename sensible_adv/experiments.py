@@ -178,6 +178,9 @@ FRONTIER = {
     'fat_t0':        ('fat', 'tau', 0, {'tau': 0}),
     'fat_t2':        ('fat', 'tau', 2, {'tau': 2}),
     'mart':          ('mart', 'beta', 6., {'beta': 6.}),
+    # the search for a sensible variant on the front (item 3 of the study): at the same budget, around the closest point (c = 0.3)
+    'sense_kl_c0.3': ('sense (KL)', 'c', 0.3, {'method': 'sense', 'c': 0.3, 'loss': 'kl'}),
+    'sense_w1_c0.3': ('sense (warm-up 1)', 'c', 0.3, {'method': 'sense', 'c': 0.3, 'warmup': 1}),
 }
 FRONTIER_SEEDS = (0, 1)
 
