@@ -15,9 +15,10 @@ from .runs import train, evaluate_run
 
 # %% auto #0
 __all__ = ['FMNIST_RUNS', 'FMNIST_EVALS', 'SENSITIVITY_EVALS', 'SENSITIVITY_RUNS', 'CAPACITY_EVALS', 'CAPACITY_RUNS',
-           'PAPER_RUNS', 'FRONTIER_BASE', 'FRONTIER_EPS', 'FRONTIER', 'FRONTIER_SEEDS', 'FRONTIER_TARGET', 'run_study',
-           'results_table', 'show_results', 'run_label', 'study_table', 'markdown_table', 'frontier_jobs',
-           'run_frontier', 'collect_frontier', 'frontier_table', 'plot_frontier', 'frontier_target', 'timing_table']
+           'MNIST_PAPER_EVALS', 'MNIST_PAPER_RUNS', 'PAPER_RUNS', 'FRONTIER_BASE', 'FRONTIER_EPS', 'FRONTIER',
+           'FRONTIER_SEEDS', 'FRONTIER_TARGET', 'run_study', 'results_table', 'show_results', 'run_label',
+           'study_table', 'markdown_table', 'frontier_jobs', 'run_frontier', 'collect_frontier', 'frontier_table',
+           'plot_frontier', 'frontier_target', 'timing_table']
 
 # %% ../nbs/12_experiments.ipynb #c007b004
 def run_study(name:str,               # the study's name: results go to `out/<name>.json`
@@ -147,6 +148,11 @@ CAPACITY_EVALS = {'robustness': ('fgsm,pgd20,pgd100', 1000)}
 CAPACITY_RUNS = {f'{a}_{m}': dict(dataset='fashion_mnist', method=m, arch=a, eps=0.1, epochs=3, n_train=6000, n_valid=1000,
                                   bs=128, lr=3e-3, seed=0, **({'warmup': 1} if m == 'sense' else {}))
                  for a in ('tinier_cnn', 'tiny_cnn', 'small_cnn') for m in ('pgd', 'sense')}
+
+# %% ../nbs/12_experiments.ipynb #2f6886b6
+MNIST_PAPER_EVALS = {'robustness': ('fgsm,pgd100,aa@300', 1000)}
+MNIST_PAPER_RUNS = {f'{m}_s{s}': dict(dataset='mnist_5k', method=m, arch='small_cnn', eps=0.3, steps=40, step=0.01, epochs=5,
+                                      bs=128, lr=3e-3, seed=s) for s in (0, 1) for m in ('pgd', 'trades', 'sense')}
 
 # %% ../nbs/12_experiments.ipynb #831041f9
 PAPER_RUNS = {
