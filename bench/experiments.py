@@ -1,7 +1,7 @@
 """Run the CPU-scale studies of nbs/12_experiments.ipynb from the shell, one study per process if you like:
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/experiments.py fmnist_cpu &
-    OMP_NUM_THREADS=1 .venv/bin/python bench/experiments.py sensitivity_c capacity &
+    OMP_NUM_THREADS=1 .venv/bin/python bench/experiments.py sensitivity_c capacity mnist_paper &
     OMP_NUM_THREADS=1 .venv/bin/python bench/experiments.py frontier      # section 5, the longest (`make studies`: all)
 
 Each study resumes where it stopped (finished runs and reports are reused). Results go to nbs/results/<study>.json,
@@ -13,7 +13,7 @@ from pathlib import Path
 from sensible_adv.experiments import *
 
 STUDIES = {'fmnist_cpu': (FMNIST_RUNS, FMNIST_EVALS), 'sensitivity_c': (SENSITIVITY_RUNS, SENSITIVITY_EVALS),
-           'capacity': (CAPACITY_RUNS, CAPACITY_EVALS)}
+           'capacity': (CAPACITY_RUNS, CAPACITY_EVALS), 'mnist_paper': (MNIST_PAPER_RUNS, MNIST_PAPER_EVALS)}
 
 if __name__ == '__main__':
     names = sys.argv[1:] or [*STUDIES, 'frontier']
