@@ -17,8 +17,8 @@ from .runs import train, evaluate_run
 __all__ = ['FMNIST_RUNS', 'FMNIST_EVALS', 'SENSITIVITY_EVALS', 'SENSITIVITY_RUNS', 'CAPACITY_EVALS', 'CAPACITY_RUNS',
            'MNIST_PAPER_EVALS', 'MNIST_PAPER_RUNS', 'PAPER_RUNS', 'FRONTIER_BASE', 'FRONTIER_EPS', 'FRONTIER',
            'FRONTIER_SEEDS', 'FRONTIER_TARGET', 'run_study', 'results_table', 'show_results', 'run_label',
-           'study_table', 'markdown_table', 'frontier_jobs', 'run_frontier', 'collect_frontier', 'frontier_table',
-           'plot_frontier', 'frontier_target', 'timing_table']
+           'study_table', 'markdown_table', 'frontier_jobs', 'run_frontier', 'collect_frontier', 'frontier_records',
+           'frontier_table', 'plot_frontier', 'frontier_target', 'timing_table']
 
 # %% ../nbs/12_experiments.ipynb #c007b004
 def run_study(name:str,               # the study's name: results go to `out/<name>.json`
@@ -247,10 +247,13 @@ def collect_frontier(root='runs/frontier', out='results', configs=FRONTIER) -> d
     atomic_write(Path(out)/'frontier.json', json.dumps(res, indent=1))
     return res
 
+def frontier_records(path='results/frontier.json') -> pd.DataFrame:
+    "The frontier's results file (`collect_frontier`) as a table: one row per model."
+    return pd.DataFrame(json.loads(Path(path).read_text()).values())
+
 def frontier_table(path='results/frontier.json') -> pd.DataFrame:
     "Mean and spread (min-max over seeds) of natural and AutoAttack accuracy per configuration, with the seeds and failed checks."
-    res = json.loads(Path(path).read_text())
-    df = pd.DataFrame(res.values())
+    df = frontier_records(path)
     if df.empty: return df
     df['failed'] = df.checks.map(lambda cs: ', '.join(c['check'] for c in cs if not c['passed']))
     g = df.groupby('config', sort=False)
@@ -290,8 +293,7 @@ def frontier_target(path='results/frontier.json',      # the frontier's results 
                     autoattack_loss=FRONTIER_TARGET['autoattack_loss'], # AutoAttack accuracy at least the reference's - this
                    ) -> pd.DataFrame:
     "Each configuration against `reference`: mean and worst-case (its worst seed vs the reference's best) differences, and whether the target is met."
-    res = json.loads(Path(path).read_text())
-    df = pd.DataFrame(res.values())
+    df = frontier_records(path)
     configs = sorted(set(df.config)) if len(df) else []
     if reference not in configs: raise ValueError(f"reference={reference!r} has no finished model in {path}; there: {configs}")
     ref, g = df[df.config == reference], df[df.config != reference].groupby('config', sort=False)
