@@ -14,11 +14,11 @@ from .callback import METHOD_NAMES
 from .runs import train, evaluate_run
 
 # %% auto #0
-__all__ = ['FMNIST_RUNS', 'FMNIST_EVALS', 'SENSITIVITY_EVALS', 'SENSITIVITY_RUNS', 'CAPACITY_EVALS', 'CAPACITY_RUNS',
-           'MNIST_PAPER_EVALS', 'MNIST_PAPER_RUNS', 'PAPER_RUNS', 'FRONTIER_BASE', 'FRONTIER_EPS', 'FRONTIER',
-           'FRONTIER_SEEDS', 'FRONTIER_TARGET', 'run_study', 'results_table', 'show_results', 'run_label',
-           'study_table', 'markdown_table', 'frontier_jobs', 'run_frontier', 'collect_frontier', 'frontier_records',
-           'frontier_table', 'plot_frontier', 'frontier_target', 'timing_table']
+__all__ = ['FMNIST_RUNS', 'FMNIST_EVALS', 'SENSITIVITY_SEEDS', 'SENSITIVITY_EVALS', 'SENSITIVITY_RUNS', 'CAPACITY_SEEDS',
+           'CAPACITY_EVALS', 'CAPACITY_RUNS', 'MNIST_PAPER_EVALS', 'MNIST_PAPER_RUNS', 'PAPER_RUNS', 'FRONTIER_BASE',
+           'FRONTIER_EPS', 'FRONTIER', 'FRONTIER_SEEDS', 'FRONTIER_TARGET', 'run_study', 'results_table',
+           'show_results', 'run_label', 'study_table', 'markdown_table', 'frontier_jobs', 'run_frontier',
+           'collect_frontier', 'frontier_records', 'frontier_table', 'plot_frontier', 'frontier_target', 'timing_table']
 
 # %% ../nbs/12_experiments.ipynb #c007b004
 def run_study(name:str,               # the study's name: results go to `out/<name>.json`
@@ -101,10 +101,17 @@ def run_label(args:dict,       # a run's training arguments (`run_study`'s `runs
     fmt = lambda v: f'{v:g}' if isinstance(v, float) else str(v)
     return ', '.join([METHOD_NAMES.get(args['method'], args['method'])] + [f'{k}={fmt(args[k])}' for k in varying if k in args])
 
+def _passed_sum(cells) -> str:
+    "The 'passed/total' counts of several runs, added up."
+    n = [tuple(map(int, s.split('/'))) for s in cells]
+    return f"{sum(p for p, _ in n)}/{sum(t for _, t in n)}"
+
 def study_table(path,          # a results JSON written by `run_study`
                 columns:dict,  # `results_table` column -> header, in the order shown (e.g. {'AutoAttack @300': 'AutoAttack (300)'})
                ) -> pd.DataFrame:
-    "A study's chosen columns under readable headers, one row per run (`run_label`), and the checks passed."
+    """A study's chosen columns under readable headers, one row per configuration (`run_label`), and the checks passed.
+    Runs that differ only in their `seed` are one row: the mean of each column, its spread (max - min over the seeds)
+    beside it, the number of seeds, and the checks of all of them."""
     res, t = json.loads(Path(path).read_text()), results_table(path)
     results = list(t.columns[:-4])                   # the attack columns (then n, checks passed, train min, failed checks)
     missing = [c for c in columns if c not in results]
@@ -113,11 +120,19 @@ def study_table(path,          # a results JSON written by `run_study`
     for r in res.values(): by_method.setdefault(r['args']['method'], []).append(r['args'])
     def varying(m):
         runs = by_method[m]
-        return [k for k in dict.fromkeys(k for a in runs for k in a) if len({repr(a.get(k)) for a in runs}) > 1]
+        return [k for k in dict.fromkeys(k for a in runs for k in a) if k != 'seed' and len({repr(a.get(k)) for a in runs}) > 1]
     out = t[list(columns)].rename(columns=columns)
     out['checks passed'] = t['checks passed']
-    out.index = pd.Index([run_label(res[r]['args'], varying(res[r]['args']['method'])) for r in t.index], name='run')
-    return out
+    labels = pd.Index([run_label(res[r]['args'], varying(res[r]['args']['method'])) for r in t.index], name='run')
+    seeds = pd.Series([res[r]['args'].get('seed') for r in t.index], index=t.index)
+    twins = [list(t.index[labels == l]) for l in labels.unique() if seeds[labels == l].duplicated().any()]
+    if twins: raise ValueError(f"{str(path)!r}: runs {twins} have the same arguments and seed; give each configuration's runs different seeds")
+    if labels.is_unique: return out.set_axis(labels)
+    g, heads = out.groupby(labels, sort=False), list(columns.values())
+    agg = pd.DataFrame({'seeds': g.size()})
+    for h in heads: agg[h], agg[f'{h} spread'] = g[h].mean(), g[h].max() - g[h].min()
+    agg['checks passed'] = g['checks passed'].agg(_passed_sum)
+    return agg.rename_axis('run')
 
 def markdown_table(df:pd.DataFrame, # a table; its index becomes the first column
                    digits:int=3,    # decimals of the floats
@@ -138,16 +153,19 @@ FMNIST_RUNS = {m: dict(dataset='fashion_mnist', method=m, arch='small_cnn', eps=
 FMNIST_EVALS = {'robustness': ('fgsm,pgd100,aa@300', 1000)}
 
 # %% ../nbs/12_experiments.ipynb #52e8c1ca
-_DIGITS = dict(dataset='digits', arch='digits_cnn', eps=0.1, epochs=20, bs=64, lr=3e-3, seed=0)
+_DIGITS = dict(dataset='digits', arch='digits_cnn', eps=0.1, epochs=20, bs=64, lr=3e-3)
+SENSITIVITY_SEEDS = (0, 1)
 SENSITIVITY_EVALS = {'robustness': ('fgsm,pgd100,aa@200', 360)}
-SENSITIVITY_RUNS = {**{f'sense_c{c}': dict(method='sense', c=c, warmup=2, **_DIGITS) for c in (0.1, 0.3, 0.5, 0.7, 0.9)},
-                    'pgd': dict(method='pgd', **_DIGITS), 'natural': dict(method='natural', **_DIGITS)}
+SENSITIVITY_RUNS = {f'{name}_s{s}': dict(**kw, **_DIGITS, seed=s) for s in SENSITIVITY_SEEDS for name, kw in
+                    {**{f'sense_c{c}': dict(method='sense', c=c, warmup=2) for c in (0.1, 0.3, 0.5, 0.7, 0.9)},
+                     'pgd': dict(method='pgd'), 'natural': dict(method='natural')}.items()}
 
 # %% ../nbs/12_experiments.ipynb #a997912a
-CAPACITY_EVALS = {'robustness': ('fgsm,pgd20,pgd100', 1000)}
-CAPACITY_RUNS = {f'{a}_{m}': dict(dataset='fashion_mnist', method=m, arch=a, eps=0.1, epochs=3, n_train=6000, n_valid=1000,
-                                  bs=128, lr=3e-3, seed=0, **({'warmup': 1} if m == 'sense' else {}))
-                 for a in ('tinier_cnn', 'tiny_cnn', 'small_cnn') for m in ('pgd', 'sense')}
+CAPACITY_SEEDS = (0, 1)
+CAPACITY_EVALS = {'robustness': ('fgsm,pgd20,pgd100,aa@300', 1000)}
+CAPACITY_RUNS = {f'{a}_{m}_s{s}': dict(dataset='fashion_mnist', method=m, arch=a, eps=0.1, epochs=3, n_train=6000, n_valid=1000,
+                                       bs=128, lr=3e-3, seed=s, **({'warmup': 1} if m == 'sense' else {}))
+                 for s in CAPACITY_SEEDS for a in ('tinier_cnn', 'tiny_cnn', 'small_cnn') for m in ('pgd', 'sense')}
 
 # %% ../nbs/12_experiments.ipynb #2f6886b6
 MNIST_PAPER_EVALS = {'robustness': ('fgsm,pgd100,aa@300', 1000)}
