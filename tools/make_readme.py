@@ -4,7 +4,9 @@
 `nbdev_readme` renders the README with Quarto, which cannot be installed everywhere. This does the same job with
 `jupyter nbconvert`'s Markdown exporter: it drops cells hidden with `#| hide` (and `#| include: false`), strips
 the `#|` directive lines from the code cells it keeps, shows only the output of `#| echo: false` cells (their
-markdown as markdown, as Quarto does with `output: asis`), and converts the rest. Links the notebook writes relative
+markdown as markdown, as Quarto does with `output: asis`), and converts the rest. The README is Markdown for people,
+so a kept cell's outputs are written as Markdown too: what it prints as a ```text block (what the same code prints
+in a script), an HTML table (fastai's progress table, a pandas frame) as a Markdown table; other HTML is left out. Links the notebook writes relative
 to itself (`12_experiments.ipynb`) are rewritten relative to the README's folder (`nbs/12_experiments.ipynb`), so
 they work on GitHub too.
 Usage: make_readme.py [NOTEBOOK [OUT]]   (OUT '-' writes to stdout)
@@ -13,6 +15,7 @@ import os, re, sys
 from pathlib import Path
 from urllib.parse import urlsplit
 import nbformat
+from bs4 import BeautifulSoup
 from nbconvert import MarkdownExporter
 
 _directive = re.compile(r'^\s*#\s*\|\s*(.*?)\s*$')
@@ -46,6 +49,28 @@ def _output_text(o) -> str:
     md = o.get('data', {}).get('text/markdown', '')
     return ''.join(md) if isinstance(md, list) else md
 
+def html_tables(html) -> str:
+    "The `<table>`s of an HTML text as Markdown tables (header row first), or '' if it has none."
+    out = []
+    for t in BeautifulSoup(html, 'html.parser').find_all('table'):
+        rows = [[c.get_text(' ', strip=True).replace('|', r'\|') for c in tr.find_all(['th', 'td'])] for tr in t.find_all('tr')]
+        rows = [r for r in rows if r]
+        if not rows: continue
+        w = max(map(len, rows))
+        rows = [r + [''] * (w - len(r)) for r in rows]
+        out.append('\n'.join(['| ' + ' | '.join(rows[0]) + ' |', '|' + '---|' * w] + ['| ' + ' | '.join(r) + ' |' for r in rows[1:]]))
+    return '\n\n'.join(out)
+
+def output_markdown(o) -> str:
+    "A code cell's output as README Markdown: printed text fenced ```text, HTML tables as Markdown tables, '' otherwise."
+    if o.get('output_type') == 'stream':
+        return f"```text\n{o.get('text', '').rstrip()}\n```" if o.get('name') == 'stdout' and o.get('text', '').strip() else ''
+    data = o.get('data', {})
+    html = ''.join(data.get('text/html', ''))
+    if '<table' in html: return html_tables(html)
+    md = ''.join(data.get('text/markdown', ''))
+    return '' if html or md.lstrip().startswith('```html') else md
+
 def readme_markdown(nb_path, readme_dir=ROOT):
     "The README's Markdown text for the notebook at `nb_path`, its links relative to `readme_dir`."
     nb = nbformat.read(nb_path, as_version=4)
@@ -60,6 +85,11 @@ def readme_markdown(nb_path, readme_dir=ROOT):
                           for o in c.get('outputs', []) if _output_text(o)]
                 continue
             c.source = body
+            # its displays (the progress table, which fastai draws first and updates until the end), then what it printed
+            outs = [m for o in sorted(c.get('outputs', []), key=lambda o: o.get('output_type') == 'stream') if (m := output_markdown(o))]
+            c.outputs = []
+            cells += [c] + [nbformat.v4.new_markdown_cell(m) for m in outs]
+            continue
         cells.append(c)
     nb.cells = cells
     nb.metadata.setdefault('language_info', {'name': 'python'})  # so code blocks are fenced as ```python
