@@ -2,7 +2,7 @@
 #
 #   make demo       the library's main job (`sensible_adv demo`)
 #   make test       library == export of notebooks, notebooks clean, every notebook alone (nbdev_test), pytest
-#   make test-slow  the heavy notebook cells flagged `slow` and `cross` (settings.ini tst_flags)
+#   make test-slow  the minutes-long cases: notebook cells flagged `slow` and `cross` (settings.ini tst_flags), pytest's `slow` ones
 #   make studies    the CPU studies of nbs/12_experiments.ipynb (cells flagged `study`): hours; resumes; results in nbs/results/
 #   make compat     the runtime tests and the README's examples beside the newest fastai/fastcore (.venv-compat)
 #   make data       the offline Fashion-MNIST (Debian's dataset-fashion-mnist; as root it installs it)
@@ -82,15 +82,19 @@ check-clean: $(STAMP)
 nbtest: $(STAMP)
 	$(BIN)/python tools/test_notebooks.py --jobs $(N_WORKERS) --nbdev-test $(BIN)/nbdev_test
 
-# (d) pytest, last, so its summary line is the last thing printed
+# (d) pytest, last, so its summary line is the last thing printed: N_WORKERS processes (pytest-xdist), one torch
+# thread each, the docs' tests together on one of them (they share one build of the site); the cases marked `slow`
+# (minutes each) are left to test-slow
+PYTEST_XDIST = -n $(N_WORKERS) --dist loadgroup
 pytest: $(STAMP)
-	$(BIN)/python -m pytest tests
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest $(PYTEST_XDIST) -m 'not slow' tests
 
 # in this order; the prerequisites of a .NOTPARALLEL makefile run one after another, left to right
 test: check-export check-clean nbtest pytest
 
 test-slow: $(STAMP)
 	$(BIN)/python tools/test_notebooks.py --jobs $(N_WORKERS) --nbdev-test $(BIN)/nbdev_test --flags "slow cross"
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest $(PYTEST_XDIST) -m slow tests
 
 # The studies rewrite the committed result files; one process, one thread (bench/experiments.py says how to split them)
 studies: $(STAMP)

@@ -6,6 +6,8 @@ import json, math, os, subprocess, sys
 from pathlib import Path
 import pytest
 
+pytestmark = pytest.mark.slow   # the smoke run takes minutes on 2 CPU cores: `make test-slow`
+
 ROOT = Path(__file__).resolve().parent.parent
 ADV = ('fp32', 'bf16')             # the CPU smoke run's precisions (fp16 autocast is measured on CUDA only)
 

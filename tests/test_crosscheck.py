@@ -111,6 +111,7 @@ def test_pgd_matches_torchattacks(setup):
     assert same > 0.95, same
 
 
+@pytest.mark.slow   # Square (score-based, thousands of queries) in two libraries: a minute on 2 cores
 def test_square_matches_art(setup):
     """Square (torchattacks, the reference authors' algorithm) against ART's independent SquareAttack: the mean robust
     accuracy over 3 seeds within 3 points at 1,000 queries. Both are random searches; on this model one seed moves

@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 import nbformat, pytest, yaml
 from bs4 import BeautifulSoup
 
+pytestmark = pytest.mark.xdist_group('site')   # with test_browser: one worker builds the site once (`make test` runs pytest-xdist)
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT/'tools'))
 import build_docs  # noqa: E402
