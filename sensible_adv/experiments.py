@@ -18,7 +18,8 @@ __all__ = ['FMNIST_RUNS', 'FMNIST_EVALS', 'SENSITIVITY_SEEDS', 'SENSITIVITY_EVAL
            'CAPACITY_EVALS', 'CAPACITY_RUNS', 'MNIST_PAPER_EVALS', 'MNIST_PAPER_RUNS', 'PAPER_RUNS', 'FRONTIER_BASE',
            'FRONTIER_EPS', 'FRONTIER', 'FRONTIER_SEEDS', 'FRONTIER_TARGET', 'run_study', 'results_table',
            'show_results', 'run_label', 'study_table', 'markdown_table', 'frontier_jobs', 'run_frontier',
-           'collect_frontier', 'frontier_records', 'frontier_table', 'plot_frontier', 'frontier_target', 'timing_table']
+           'collect_frontier', 'frontier_records', 'frontier_table', 'place_labels', 'plot_frontier', 'frontier_target',
+           'timing_table']
 
 # %% ../nbs/12_experiments.ipynb #c007b004
 def run_study(name:str,               # the study's name: results go to `out/<name>.json`
@@ -281,22 +282,43 @@ def frontier_table(path='results/frontier.json') -> pd.DataFrame:
                          'autoattack_spread': g.autoattack.max() - g.autoattack.min(),
                          'train_s': g.train_seconds.mean(), 'failed checks': g.failed.agg(lambda f: '; '.join(x for x in f if x) or 'none')})
 
+def place_labels(ax, labels, # (text, x, y, colour) for each point to label
+                 fontsize=7):
+    "Label points without overlap: each label takes the first nearby spot inside the axes that no point or earlier label covers, with a leader line if it moved away."
+    import matplotlib
+    fig = ax.figure
+    renderer, inside = fig.canvas.get_renderer(), ax.get_window_extent()
+    marker = lambda x, y: (lambda px, py: matplotlib.transforms.Bbox([[px - 5, py - 5], [px + 5, py + 5]]))(*ax.transData.transform((x, y)))
+    taken = [marker(x, y) for _, x, y, _ in labels]    # the points themselves stay readable
+    spots = [(4, 4), (4, -10), (-4, 4), (-4, -10), (10, 14), (10, -20), (-10, 14), (-10, -20), (18, 24), (18, -30), (-18, 24), (-18, -30), (28, 2), (-28, 2)]
+    for text, x, y, colour in sorted(labels, key=lambda l: (-l[2], l[1])):
+        for dx, dy in spots:
+            a = ax.annotate(text, (x, y), xytext=(dx, dy), textcoords='offset points', fontsize=fontsize, color=colour,
+                            ha='left' if dx >= 0 else 'right', va='bottom' if dy >= 0 else 'top',
+                            arrowprops=None if max(abs(dx), abs(dy)) <= 10 else dict(arrowstyle='-', color=colour, lw=.5, alpha=.6))
+            box = a.get_window_extent(renderer).expanded(1.05, 1.1)
+            fits = inside.x0 <= box.x0 and box.x1 <= inside.x1 and inside.y0 <= box.y0 and box.y1 <= inside.y1
+            if fits and not any(box.overlaps(b) for b in taken): taken.append(box); break
+            a.remove()
+        else: taken.append(ax.annotate(text, (x, y), xytext=spots[0], textcoords='offset points', fontsize=fontsize, color=colour).get_window_extent(renderer))
+
 def plot_frontier(path='results/frontier.json', # the frontier's results file (`collect_frontier`)
                   out=None,                     # write the figure here as PNG (it records the results file's sha256)
                  ) -> 'plt.Figure':
     "Natural vs AutoAttack accuracy, one line per method through its knob, error bars = min-max over seeds."
     import matplotlib.pyplot as plt
     t = frontier_table(path)
-    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    fig, ax = plt.subplots(figsize=(8, 5.5))
+    labels = []
     for method, g in t.groupby('method', sort=False):
         g = g.sort_values('value') if g.value.notna().all() else g
-        ax.errorbar(g.autoattack, g.natural, xerr=g.autoattack_spread / 2, yerr=g.natural_spread / 2, marker='o', capsize=3,
-                    label=METHOD_NAMES.get(method, method))
-        for _, r in g.iterrows():
-            if isinstance(r.knob, str): ax.annotate(f"{r.knob}={r.value:g}", (r.autoattack, r.natural), fontsize=6, xytext=(3, 3), textcoords='offset points')
+        line = ax.errorbar(g.autoattack, g.natural, xerr=g.autoattack_spread / 2, yerr=g.natural_spread / 2, marker='o', capsize=3,
+                           label=METHOD_NAMES.get(method, method))
+        labels += [(f"{r.knob}={r.value:g}", r.autoattack, r.natural, line[0].get_color()) for _, r in g.iterrows() if isinstance(r.knob, str)]
     ax.set(xlabel='AutoAttack accuracy (eps = 0.1)', ylabel='natural accuracy', title='Fashion-MNIST, SmallCNN: the trade-off frontier')
     ax.grid(alpha=.3); ax.legend(fontsize=7)
     fig.tight_layout()
+    place_labels(ax, labels)   # after the layout: the labels are placed where they will be drawn
     if out is not None:
         meta = {'Source': f'{Path(path).name} sha256:{hashlib.sha256(Path(path).read_bytes()).hexdigest()}'}
         atomic_write(out, save=lambda p: fig.savefig(p, dpi=120, format='png', metadata=meta))

@@ -6,7 +6,7 @@ processed pages in `_proc/` (where `show_doc` has run) and the offline site rend
 in conftest.py builds it once per session). The rendering's pieces are also checked on small made-up notebooks.
 tests/test_browser.py looks at the same site in a real browser.
 """
-import html, importlib, json, re, sys
+import html, importlib, inspect, json, re, sys
 from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import urlsplit
@@ -148,18 +148,26 @@ def test_public_symbol_documented(site, mod, nb, name):
     if callable(obj):  # functions and classes: a show_doc entry, rendered as a heading on the HTML page
         assert name in _show_doc_names(proc/rel), f"`{name}` (from {mod.__name__}) has no show_doc output in {rel}"
         assert re.search(rf'<h[2-4][^>]*>\s*{re.escape(name)}\s*<', page), f"`{name}` has no heading in {rel.with_suffix('.html')}"
+        if _has_params(obj):  # its entry has the docments table (sensible_adv.showdoc), as docs.fast.ai's do
+            md = _show_doc_names(proc/rel, markdown=True)[name]
+            assert '| **Type** | **Default** | **Details** |' in md, f"`{name}`'s entry in {rel} has no parameter table:\n{md}"
     else:  # constants: show_doc does not document them; the page must at least name them
         assert re.search(rf'\b{re.escape(name)}\b', page), f"`{name}` (from {mod.__name__}) is not mentioned on {rel.with_suffix('.html')}"
 
-def _show_doc_names(proc_nb):
-    "Names documented by `show_doc` on a processed page: the headings of its markdown outputs."
+def _show_doc_names(proc_nb, markdown=False):
+    "Names documented by `show_doc` on a processed page (the headings of its markdown outputs); with `markdown`, name -> its entry."
     nb = json.loads(proc_nb.read_text(encoding='utf-8'))
-    names = set()
+    names = {}
     for c in nb['cells']:
         for o in c.get('outputs', []):
             md = ''.join(o.get('data', {}).get('text/markdown', ''))
-            names |= set(re.findall(r'^#{2,4}\s+(?:\w+\.)?(\w+)\s*$', md, re.M))
-    return names
+            names.update({n: md for n in re.findall(r'^#{2,4}\s+(?:\w+\.)?(\w+)\s*$', md, re.M)})
+    return names if markdown else set(names)
+
+def _has_params(obj) -> bool:
+    "Does `obj` take arguments that its documentation should list (any parameter but `self`)?"
+    try: return any(p != 'self' for p in inspect.signature(obj).parameters)
+    except (TypeError, ValueError): return False
 
 # ---- the Quarto configuration and the README ----
 
