@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT/'tools'))
 import build_docs  # noqa: E402
 from build_docs import (Site, cell_options, is_test_cell, make_exporter, missing_sidebar_pages, notebooks,  # noqa: E402
                         quarto_links, sidebar_contents, sidebar_hrefs, slug)
-from make_readme import readme_markdown  # noqa: E402
+from make_readme import html_tables, output_markdown, readme_markdown  # noqa: E402
 
 NBS = ROOT/'nbs'
 LIB = ROOT/'sensible_adv'
@@ -241,6 +241,18 @@ def test_readme_links_resolve():
         parts = urlsplit(url)
         if parts.scheme or not parts.path: continue
         assert (ROOT/parts.path).exists(), f"README.md links to {url}, which is not in the repository"
+
+def test_readme_outputs_as_markdown():
+    "The README shows a cell's outputs as Markdown: printed text fenced ```text, HTML tables as tables, no other HTML."
+    table = '<div><style>td {}</style><table class="fastprogress"><thead><tr><th>epoch</th><th>a|b</th></tr></thead><tbody><tr><td>0</td><td>1.5</td></tr></tbody></table></div>'
+    assert html_tables(table) == '| epoch | a\\|b |\n|---|---|\n| 0 | 1.5 |'
+    assert output_markdown({'output_type': 'display_data', 'data': {'text/html': table, 'text/markdown': '```html\n...'}}) == html_tables(table)
+    assert output_markdown({'output_type': 'stream', 'name': 'stdout', 'text': 'acc 0.9\n'}) == '```text\nacc 0.9\n```'
+    assert output_markdown({'output_type': 'stream', 'name': 'stderr', 'text': 'warning'}) == ''
+    assert output_markdown({'output_type': 'display_data', 'data': {'text/html': '<style>x</style>'}}) == ''
+    assert output_markdown({'output_type': 'execute_result', 'data': {'text/markdown': '**bold**'}}) == '**bold**'
+    readme = (ROOT/'README.md').read_text(encoding='utf-8')
+    assert not re.search(r'<(table|style|div)\b', readme), "README.md holds HTML from a notebook output"
 
 # ---- the rendering's pieces, on made-up notebooks ----
 
