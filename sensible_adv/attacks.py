@@ -185,6 +185,7 @@ class Attack:
             check_labels(y, x)
         with torch.inference_mode(False):            # gradients are impossible in inference mode: leave it
             x, y = _usable(x, model_dtype(model)), _usable(y)
+            if y.dtype != torch.long and not y.dtype.is_floating_point: y = y.long()   # int32/uint8 labels: what the losses take
             watch = _LogitsWatch(model, self.label) if self.validate else None
             try:
                 with attack_mode(model, self.eval_mode), torch.enable_grad(): out = fn(model, x, y)

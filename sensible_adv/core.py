@@ -305,7 +305,7 @@ def folder_lock(folder,              # the folder (created if needed)
                 what:str='folder',   # what the folder is, for the message (e.g. 'run folder')
                ):
     "Context: hold an exclusive lock on `folder` (its `.lock` file); raise `FolderLockedError` if another process holds it."
-    p = Path(folder); p.mkdir(parents=True, exist_ok=True)
+    p = writable_dir(folder, 'out')
     if fcntl is None: yield p; return
     f = open(p/'.lock', 'a+')
     try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -34,6 +34,9 @@ def pixel_batches(dl,                   # DataLoader, fastai DataLoader, or a pa
     from fastai.data.core import DataLoaders
     if isinstance(dl, DataLoaders):
         raise TypeError("`dl` is a fastai DataLoaders (a training and a validation loader): pass one of them, e.g. `dls.valid`")
+    if isinstance(dl, (tuple, list)) and len(dl) == 2 and not isinstance(dl[0], Tensor) and hasattr(dl[0], 'shape'):
+        raise TypeError(f"`dl` as a pair (x, y) must hold torch tensors; got {type(dl[0]).__name__} and {type(dl[1]).__name__} "
+                        "(convert them with torch.as_tensor, images as float pixels)")
     if isinstance(dl, (tuple, list)) and len(dl) == 2 and isinstance(dl[0], Tensor):
         x, y = dl; batches = ((x[i:i + bs], y[i:i + bs]) for i in range(0, len(x), bs))
     else: batches = iter(dl)
@@ -42,6 +45,7 @@ def pixel_batches(dl,                   # DataLoader, fastai DataLoader, or a pa
     for b in batches:
         if n is not None and seen >= n: break
         xb, yb = _plain(b[0]), _plain(b[1])
+        if isinstance(yb, Tensor) and yb.dtype in (torch.int32, torch.int16, torch.int8, torch.uint8): yb = yb.long()
         if n is not None: xb, yb = xb[:n - seen], yb[:n - seen]
         if device is not None: xb, yb = xb.to(device), yb.to(device)
         xb = to_pixels(xb, stats, None)
@@ -64,6 +68,9 @@ def _pixel_net(model, dl=None, norm_stats=None) -> nn.Module:
 
 def _n_batches(dl, n:int|None, bs:int) -> int|None:
     "How many batches `pixel_batches(dl, n, bs)` yields, when it can be told in advance (for the progress bar)."
+    if isinstance(dl, (tuple, list)) and len(dl) == 2 and not isinstance(dl[0], Tensor) and hasattr(dl[0], 'shape'):
+        raise TypeError(f"`dl` as a pair (x, y) must hold torch tensors; got {type(dl[0]).__name__} and {type(dl[1]).__name__} "
+                        "(convert them with torch.as_tensor, images as float pixels)")
     if isinstance(dl, (tuple, list)) and len(dl) == 2 and isinstance(dl[0], Tensor):
         return math.ceil(min(len(dl[0]), n or len(dl[0])) / bs)
     try: k = len(dl)
@@ -207,6 +214,7 @@ def robustness_report(model,                     # nn.Module (takes pixels, or n
         dl = model.dls.valid
     check_choice(norm, 'norm', NORMS); bounds = check_bounds(bounds)
     n = None if n is None else check_int(n, 'n', lo=1)
+    check_int(bs, 'bs', lo=1)
     epss = [check_eps(e, 'eps', norm, bounds) for e in (eps if isinstance(eps, (list, tuple)) else [eps])]
     if not epss: raise ValueError("`eps` must hold at least one radius; got an empty list (a report with no attack row)")
     net = _pixel_net(model, dl, norm_stats)

@@ -148,6 +148,8 @@ def read_config(folder) -> dict:
     try:
         cfg = json.loads(p.read_text())
         if not isinstance(cfg.get('args'), dict): raise ValueError('no "args"')
+        lost = [k for k in ('arch_used', 'eps_used') if k not in cfg] + [f'args.{k}' for k in ('dataset', 'method', 'width', 'seed') if k not in cfg['args']]
+        if lost: raise ValueError(f"it lacks {', '.join(lost)}: a hand-edited config?")
     except (ValueError, UnicodeDecodeError, AttributeError) as e:
         raise ValueError(f"{p} is corrupt ({str(e)[:80]}); it cannot be resumed or evaluated") from None
     return cfg
@@ -285,7 +287,10 @@ def load_run(ckpt,              # a run folder, or a `.pth` file inside one (its
     if not weights.exists(): raise FileNotFoundError(f"`ckpt`: no weights at {str(weights)!r} (has the run finished? `--resume` completes it)")
     model = dataset_model(a['dataset'], cfg['arch_used'], a['width'])
     try: model.load_state_dict(_weights(weights))
-    except RuntimeError as e: raise ValueError(f"{weights}: weights do not fit the run's {cfg['arch_used']} ({str(e).splitlines()[0][:100]})") from None
+    except RuntimeError as e:
+        why = [l.strip() for l in str(e).splitlines()[1:] if l.strip()][:1] or [str(e)[:100]]
+        raise ValueError(f"{weights}: these weights are not those of the run's architecture {cfg['arch_used']!r} "
+                         f"(width {a['width']}): {why[0][:160]}") from None
     return model.to(get_device(device)).eval(), cfg
 
 def evaluate_run(ckpt:str,                     # run folder (or a .pth inside it) written by `sensible_adv train`
