@@ -18,14 +18,14 @@ CLI_NAMES = {'n': 'n_valid', 'n_eval': 'n_valid'}   # parameter -> its option: o
 
 def command(name:str):
     "The function of subcommand `name` (imports the library: torch, fastai)."
-    from . import runs
+    from sensible_adv import runs
     return getattr(runs, COMMANDS[name])
 
 def _registries() -> dict:
     "The registries whose names a help text lists in place of the registry's own name."
-    from .data import DATASETS
-    from .models import ARCHS
-    from .callback import METHODS
+    from sensible_adv.data import DATASETS
+    from sensible_adv.models import ARCHS
+    from sensible_adv.callback import METHODS
     return {'DATASETS': DATASETS, 'ARCHS': ARCHS, 'METHODS': tuple(METHODS)}
 
 def _help_text(doc:str) -> str:
@@ -62,7 +62,7 @@ def command_parser(f,         # a function whose parameters, defaults and docmen
             p.add_argument(*_flags(opt), dest=name, action='store_true', help=help_)
             continue
         required = prm.default is inspect.Parameter.empty
-        p.add_argument(*_flags(opt), dest=name, type=_arg_type(prm.annotation), required=required,
+        p.add_argument(*_flags(opt), dest=name, type=_arg_type(prm.annotation), required=required, metavar=opt.upper(),
                        default=None if required else prm.default, help=help_)
         if opt != name:     # the parameter's own, older spelling: accepted, not listed
             p.add_argument(*_flags(name), dest=name, type=_arg_type(prm.annotation), default=argparse.SUPPRESS, help=argparse.SUPPRESS)
@@ -104,7 +104,7 @@ def _dispatch(argv:list) -> int:
         print(f"sensible_adv: unknown command {cmd!r}; choose one of: {', '.join(COMMANDS)} "
               "(see `sensible_adv --help`)", file=sys.stderr)
         return 2
-    from .learner import finish_distributed
+    from sensible_adv.learner import finish_distributed
     f = command(cmd)
     args = vars(command_parser(f, f'sensible_adv {cmd}').parse_args(rest))
     debug = args.pop('debug')
