@@ -143,11 +143,13 @@ def _usable(t:Tensor, dtype:torch.dtype|None=None) -> Tensor:
 
 class _LogitsWatch:
     "Every output of `model` during one attack: type and shape checked at once (no sync), finiteness kept on the device and read once."
-    def __init__(self, model:nn.Module, label:str):
-        self.label, self.bad = label, None
+    def __init__(self, model:nn.Module, label:str, y_max:int=-1):   # `y_max`: the largest label of the batch
+        self.label, self.bad, self.y_max = label, None, y_max
         self.hook = model.register_forward_hook(self._seen)
     def _seen(self, module, inputs, out):
         check_logits(out, name=f"the model (attacked by {self.label})", finite=False)
+        if out.shape[1] <= self.y_max:
+            raise ValueError(f"labels `y` must lie in [0, {out.shape[1] - 1}] for the model's {out.shape[1]} classes; got the label {self.y_max}")
         b = ~torch.isfinite(out.detach()).all()
         self.bad = b if self.bad is None else self.bad | b
     def remove(self): self.hook.remove()
@@ -186,7 +188,7 @@ class Attack:
         with torch.inference_mode(False):            # gradients are impossible in inference mode: leave it
             x, y = _usable(x, model_dtype(model)), _usable(y)
             if y.dtype != torch.long and not y.dtype.is_floating_point: y = y.long()   # int32/uint8 labels: what the losses take
-            watch = _LogitsWatch(model, self.label) if self.validate else None
+            watch = _LogitsWatch(model, self.label, int(y.max()) if len(y) else -1) if self.validate else None
             try:
                 with attack_mode(model, self.eval_mode), torch.enable_grad(): out = fn(model, x, y)
             finally:
@@ -637,6 +639,9 @@ def make_attack(spec,             # a name ('fgsm', 'pgd100x5', 'fab', 'aa', ...
         a = spec(eps)
         if not isinstance(a, Attack): raise TypeError(f"an attack factory must return an `Attack`; got {type(a).__name__}")
         return a
+    if type(spec).__module__.split('.')[0] == 'foolbox':
+        raise TypeError(f"a foolbox attack object ({type(spec).__name__}) cannot be run as it is: name the attack ('deepfool'), "
+                        "or pass a function (model, x, y) -> x_adv that runs it")
     if not isinstance(spec, str):
         raise TypeError(f"an attack must be a name, an `Attack`, a torchattacks attack, a function (model, x, y) -> x_adv "
                         f"or a factory eps -> Attack; got {type(spec).__name__}")

@@ -141,6 +141,8 @@ ATTACK_DATA = [
     ('labels_neg', lambda: PGD(0.1)(M, X, Y - 1), ValueError, ['ignore_index']),
     ('labels_count', lambda: PGD(0.1)(M, X, Y[:3]), ValueError, ['3 labels']),
     ('labels_int32_ok', lambda: PGD(0.1, steps=2)(M, X, Y.int()), None, []),
+    ('labels_above_classes', lambda: PGD(0.1, steps=2)(M, X, Y + 5), ValueError, ['must lie in [0, 9] for the model']),
+    ('foolbox_object', lambda: make_attack(type('LinfDeepFoolAttack', (), {'__module__': 'foolbox.attacks.deepfool'})(), 0.1), TypeError, ['a foolbox attack object']),
     ('float64_ok', lambda: PGD(0.1, steps=2)(M, X.double(), Y), None, []),
     ('fn_outside', lambda: FunctionAttack(lambda m, x, y: (x + .5).clamp(0, 1), 0.1)(M, X, Y), ValueError, ['outside its threat ball']),
     ('fn_shape', lambda: FunctionAttack(lambda m, x, y: x[:2], 0.1)(M, X, Y), TypeError, ['shaped like its input']),
