@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np, pytest, torch
 from sensible_adv.runs import (train, read_config, read_checkpoint, last_checkpoint, load_run, load_run_folder,
                                evaluate_run, rng_state, set_rng_state, check_name, refuse_overwrite, deferred_interrupt,
-                               demo, demo_table, DEMO_FILES, TRAIN_KEYS, _epochs_done, _writable_dir, _cell, _number,
+                               demo, demo_table, DEMO_FILES, TRAIN_KEYS, _epochs_done, _cell, _number,
                                _demo_markdown, _aa_note)
 from sensible_adv.data import digits_dls, DATASET_INFO
-from sensible_adv.core import Normalized
+from sensible_adv.core import Normalized, writable_dir as _writable_dir
 from sensible_adv.evaluate import pixel_batches
 from sensible_adv.callback import METHOD_NAMES
 import sensible_adv
@@ -44,7 +44,7 @@ def copy(run, tmp_path):
 
 # ---------------------------------------------------------------- what a finished run folder holds
 def test_run_folder_holds_config_log_checkpoints_and_weights(run):
-    assert sorted(p.name for p in run.iterdir()) == ['checkpoints', 'config.json', 'history.csv', 'model.pth']
+    assert sorted(p.name for p in run.iterdir()) == ['.lock', 'checkpoints', 'config.json', 'history.csv', 'model.pth']   # .lock: one writer at a time
     assert sorted(p.name for p in (run/'checkpoints').iterdir()) == ['epoch_0.pth', 'epoch_1.pth']
     cfg = json.loads((run/'config.json').read_text())
     assert set(cfg['args']) == set(TRAIN_KEYS)
@@ -164,7 +164,7 @@ def test_train_defaults_reach_the_learner_and_the_folder(tmp_path, monkeypatch, 
     a, k = seen['build']
     assert a == ('digits', 'sense') and k == dict(
         arch=None, width=None, eps=None, bs=128, n_train=None, n_valid=None, root=None, download=False, opt='adam', wd=5e-4,
-        seed=0, device='auto', steps=10, step=None, c=DEFAULT_C, beta=DEFAULT_BETA, tau=DEFAULT_TAU, warmup=DEFAULT_WARMUP, loss='ce')
+        seed=0, device='auto', steps=10, step=None, c=DEFAULT_C, warmup=DEFAULT_WARMUP, loss='ce')   # sense's options only
     assert seen['fit'] == (10, 3e-3)
     assert (tmp_path/'runs'/'run'/'model.pth').exists() and 'epoch' in capsys.readouterr().out   # not quiet: the table
 
@@ -172,14 +172,14 @@ def test_train_hands_every_argument_on_and_records_it(tmp_path, monkeypatch):
     import platform, sensible_adv
     seen = {}
     _spy_build(monkeypatch, seen)
-    given = dict(dataset='digits', method='trades', arch='digits_cnn', width=2, eps=.2, steps=3, step=.05, c=.3, beta=2.,
-                 tau=1, warmup=2, loss='kl', bs=16, opt='sgd', wd=1e-4, seed=5, n_train=32, n_valid=16, root='some/root', download=True)
+    given = dict(dataset='digits', method='trades', arch='digits_cnn', width=2, eps=.2, steps=3, step=.05, beta=2., bs=16, opt='sgd', wd=1e-4, seed=5, n_train=32, n_valid=16, root='some/root', download=True)
     train(epochs=1, lr=1e-3, out=str(tmp_path/'r'), device='cpu', quiet=True, **given)
     a, k = seen['build']
     assert a == ('digits', 'trades') and k == {**{n: v for n, v in given.items() if n not in ('dataset', 'method')}, 'device': 'cpu'}
     assert seen['fit'] == (1, 1e-3)
     cfg = read_config(tmp_path/'r')
-    assert cfg['args'] == {**{n: v for n, v in given.items() if n in TRAIN_KEYS}, 'epochs': 1, 'lr': 1e-3}
+    assert cfg['args'] == {**{n: v for n, v in given.items() if n in TRAIN_KEYS}, 'epochs': 1, 'lr': 1e-3,
+                           **dict.fromkeys(('c', 'tau', 'warmup', 'loss'))}     # options trades does not take: recorded as unused
     assert (cfg['root'], cfg['eps_used'], cfg['arch_used']) == ('some/root', .2, 'digits_cnn')
     assert (cfg['torch'], cfg['python'], cfg['sensible_adv']) == (torch.__version__, platform.python_version(), sensible_adv.__version__)
 
