@@ -148,8 +148,6 @@ def read_config(folder) -> dict:
     try:
         cfg = json.loads(p.read_text())
         if not isinstance(cfg.get('args'), dict): raise ValueError('no "args"')
-        lost = [k for k in ('arch_used', 'eps_used') if k not in cfg] + [f'args.{k}' for k in ('dataset', 'method', 'width', 'seed') if k not in cfg['args']]
-        if lost: raise ValueError(f"it lacks {', '.join(lost)}: a hand-edited config?")
     except (ValueError, UnicodeDecodeError, AttributeError) as e:
         raise ValueError(f"{p} is corrupt ({str(e)[:80]}); it cannot be resumed or evaluated") from None
     return cfg
@@ -207,7 +205,7 @@ def train(dataset:str='digits',  # the dataset, one of `DATASETS`
     opts = method_settings(method, c=c, beta=beta, tau=tau, warmup=warmup, loss=loss)  # refuses options the method does not take
     args = {**{k: v for k, v in locals().items() if k in TRAIN_KEYS}, **dict.fromkeys(METHOD_DEFAULTS), **opts}
     out, lead = Path(out), rank_distrib() == 0   # under torchrun only rank 0 changes the folder; all read it
-    _check_out(out, args, method, resume, force) # refusals that need no data: before the data are loaded
+    _check_out(out, args, method, resume, force, replace=lead)  # refusals that need no data: before the data are loaded
     learn = build_learner(dataset, method, arch=arch, width=width, eps=eps, bs=bs, n_train=n_train, n_valid=n_valid,
                           root=root, download=download, opt=opt, wd=wd, seed=seed, device=device,
                           steps=steps, step=step, **opts)   # every argument, the data and the model checked
@@ -246,6 +244,7 @@ def _check_out(out:Path, args:dict, method:str, resume:bool, force:bool,
         ck = last_checkpoint(out)
         if ck is None and replace: print(f"resume: no finished epoch in {out}: training from epoch 0", file=sys.stderr)
         return ck
+    if not replace: return None                 # a rank > 0: rank 0 alone refuses, or clears the folder
     if out.exists() and not out.is_dir(): raise ValueError(f"`out`: {str(out)!r} is a file, not a folder; choose a folder for the run")
     if out.exists() and any(p.name not in _HIDDEN for p in out.iterdir()) and not force:
         raise FileExistsError(f"`out`: {str(out)!r} is not empty; pass --resume to continue the run there, "
@@ -284,6 +283,8 @@ def load_run(ckpt,              # a run folder, or a `.pth` file inside one (its
     if not p.exists(): raise FileNotFoundError(f"`ckpt`: {str(p)!r} does not exist (expected a run folder written by `sensible_adv train`)")
     weights, folder = (p/'model.pth', p) if p.is_dir() else (p, load_run_folder(p))
     cfg = read_config(folder); a = cfg['args']
+    lost = [k for k in ('arch_used', 'eps_used') if k not in cfg] + [f'args.{k}' for k in ('dataset', 'width', 'seed') if k not in a]
+    if lost: raise ValueError(f"{folder/'config.json'} is corrupt: it lacks {', '.join(lost)} (a hand-edited config?); the run cannot be evaluated")
     if not weights.exists(): raise FileNotFoundError(f"`ckpt`: no weights at {str(weights)!r} (has the run finished? `--resume` completes it)")
     model = dataset_model(a['dataset'], cfg['arch_used'], a['width'])
     try: model.load_state_dict(_weights(weights))
