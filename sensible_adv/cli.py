@@ -86,15 +86,15 @@ def main(argv:list|None=None, # the arguments after the program name; `None` rea
         ) -> int:
     "Entry point of the `sensible_adv` console script: dispatch `argv[0]` to its subcommand; returns the exit status."
     argv = sys.argv[1:] if argv is None else list(argv)
-    cmd = argv[0] if argv else ''
-    try: return _dispatch(argv)
+    cmd, started = argv[0] if argv else '', []
+    try: return _dispatch(argv, started)
     except KeyboardInterrupt:       # also during the imports, before a command has started
         print(f"sensible_adv{' ' + cmd if cmd in COMMANDS else ''}: interrupted" +
-              (" (continue the run with --resume)" if cmd == 'train' else ''), file=sys.stderr)
+              (" (continue the run with --resume)" if cmd == 'train' and started else ''), file=sys.stderr)
         return 130
 
-def _dispatch(argv:list) -> int:
-    "`main` without its Ctrl-C handler."
+def _dispatch(argv:list, started:list) -> int:
+    "`main` without its Ctrl-C handler; `started` gets an item once the command itself runs."
     if argv and argv[0] in ('--version', '-V'): print(f"sensible_adv {sensible_adv.__version__}"); return 0
     if not argv or argv[0] in ('-h', '--help'):
         print(_usage(), file=sys.stdout if argv else sys.stderr)
@@ -111,6 +111,7 @@ def _dispatch(argv:list) -> int:
     with warnings.catch_warnings():
         if not debug: warnings.showwarning = lambda m, *a, **k: print(f"sensible_adv {cmd}: warning: {_one_line(m)}", file=sys.stderr)
         ok = False
+        started.append(cmd)
         try: f(**args); ok = True
         except KeyboardInterrupt: raise
         except Exception as e:
