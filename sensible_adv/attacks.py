@@ -141,6 +141,24 @@ def _usable(t:Tensor, dtype:torch.dtype|None=None) -> Tensor:
     if t.is_inference(): t = t.clone()
     return t.to(dtype) if dtype is not None and t.is_floating_point() and t.dtype != dtype else t
 
+class _LogitsWatch:
+    "Every output of `model` during one attack: type and shape checked at once (no sync), finiteness kept on the device and read once."
+    def __init__(self, model:nn.Module, label:str, y_max:int=-1):   # `y_max`: the largest label of the batch
+        self.label, self.bad, self.y_max = label, None, y_max
+        self.hook = model.register_forward_hook(self._seen)
+    def _seen(self, module, inputs, out):
+        check_logits(out, name=f"the model (attacked by {self.label})", finite=False)
+        if out.shape[1] <= self.y_max:
+            raise ValueError(f"labels `y` must lie in [0, {out.shape[1] - 1}] for the model's {out.shape[1]} classes; got the label {self.y_max}")
+        b = ~torch.isfinite(out.detach()).all()
+        self.bad = b if self.bad is None else self.bad | b
+    def remove(self): self.hook.remove()
+    def check(self):
+        "Raise if any output was NaN/inf (the call's one host sync)."
+        if self.bad is not None and bool(self.bad):
+            raise ValueError(f"the model (attacked by {self.label}) returned NaN/inf scores: the attack's gradients are "
+                             "undefined there (sign(NaN) = 0), so its examples mean nothing (a diverged model?)")
+
 ATTACK_KINDS = ('fgsm', 'pgd', 'cw', 'autoattack', 'minnorm', 'blackbox', 'transfer', 'other')   # families the sanity checks compare
 
 class Attack:
@@ -169,7 +187,14 @@ class Attack:
             check_labels(y, x)
         with torch.inference_mode(False):            # gradients are impossible in inference mode: leave it
             x, y = _usable(x, model_dtype(model)), _usable(y)
-            with attack_mode(model, self.eval_mode), torch.enable_grad(): return fn(model, x, y)
+            if y.dtype != torch.long and not y.dtype.is_floating_point: y = y.long()   # int32/uint8 labels: what the losses take
+            watch = _LogitsWatch(model, self.label, int(y.max()) if len(y) else -1) if self.validate else None
+            try:
+                with attack_mode(model, self.eval_mode), torch.enable_grad(): out = fn(model, x, y)
+            finally:
+                if watch is not None: watch.remove()
+            if watch is not None: watch.check()
+            return out
 
     def finish(self, x_adv:Tensor, x:Tensor) -> Tensor:
         "`x_adv` checked (if `validate`: finite, in the ball up to round-off), clipped exactly into the ball, in `x`'s dtype, format and type."
@@ -614,6 +639,9 @@ def make_attack(spec,             # a name ('fgsm', 'pgd100x5', 'fab', 'aa', ...
         a = spec(eps)
         if not isinstance(a, Attack): raise TypeError(f"an attack factory must return an `Attack`; got {type(a).__name__}")
         return a
+    if type(spec).__module__.split('.')[0] == 'foolbox':
+        raise TypeError(f"a foolbox attack object ({type(spec).__name__}) cannot be run as it is: name the attack ('deepfool'), "
+                        "or pass a function (model, x, y) -> x_adv that runs it")
     if not isinstance(spec, str):
         raise TypeError(f"an attack must be a name, an `Attack`, a torchattacks attack, a function (model, x, y) -> x_adv "
                         f"or a factory eps -> Attack; got {type(spec).__name__}")
@@ -621,7 +649,7 @@ def make_attack(spec,             # a name ('fgsm', 'pgd100x5', 'fab', 'aa', ...
     m = re.fullmatch(r'([a-z_]+?)(\d+)?(?:x(\d+))?', name)
     base, n, r = m.groups() if m else (name, None, None)
     if base not in ATTACKS or (n and base not in STEPPED_ATTACKS) or (r and base not in ('pgd', 'cw')):
-        raise ValueError(f"unknown attack {spec!r}; allowed: {', '.join(sorted(ATTACKS))}, {', '.join(ATTACK_ALIASES)}, "
+        raise ValueError(f"unknown attack {spec!r}; allowed: {', '.join(sorted(set(ATTACKS) | set(ATTACK_ALIASES)))}, "
                          "pgdN, pgdNxR, cwN, cwNxR, deepfoolN, fabN, spsaN, squareN, sensibleN (N steps or queries, R restarts)")
     if n: kwargs['steps'] = check_int(int(n), 'steps', lo=1)
     if r: kwargs['restarts'] = check_int(int(r), 'restarts', lo=1)

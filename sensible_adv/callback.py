@@ -4,6 +4,7 @@
 
 # %% ../nbs/04_callback.ipynb #23f19567
 from __future__ import annotations
+import math
 import torch, torch.nn.functional as F
 from torch import nn, Tensor
 from fastcore.basics import store_attr, patch
@@ -17,9 +18,9 @@ from .attacks import _loss_scale
 from .sensible import *
 
 # %% auto #0
-__all__ = ['DEFAULT_C', 'DEFAULT_WARMUP', 'DEFAULT_BETA', 'DEFAULT_TAU', 'METHODS', 'METHOD_NAMES', 'TrainingStat',
-           'AdversarialCallback', 'SensibleAdversarialTraining', 'AdversarialTraining', 'FAT', 'TRADES', 'MART',
-           'adversarial_callback', 'RobustAccuracy']
+__all__ = ['DEFAULT_C', 'DEFAULT_WARMUP', 'DEFAULT_BETA', 'DEFAULT_TAU', 'METHODS', 'METHOD_NAMES', 'TrainingStat', 'FirstBad',
+           'NonFiniteLossError', 'StopOnNonFinite', 'AdversarialCallback', 'SensibleAdversarialTraining',
+           'AdversarialTraining', 'FAT', 'TRADES', 'MART', 'adversarial_callback', 'RobustAccuracy']
 
 # %% ../nbs/04_callback.ipynb #6a777714
 class TrainingStat(Metric):
@@ -31,6 +32,40 @@ class TrainingStat(Metric):
     def value(self): return self.cb.stat(self.key)
     @property
     def name(self): return self.key
+
+# %% ../nbs/04_callback.ipynb #b1c2d002
+class FirstBad:
+    "The first batch of an epoch where a check failed, kept on the device: `update` costs no host sync, `read` costs one."
+    def __init__(self): self.reset()
+    def reset(self): self.first = self.count = None
+    def update(self, bad:Tensor):   # a 0-dim bool tensor: did this batch fail?
+        if self.count is None:
+            self.count = torch.zeros((), dtype=torch.long, device=bad.device); self.first = torch.full_like(self.count, -1)
+        self.first = torch.where((self.first < 0) & bad, self.count, self.first)
+        self.count = self.count + 1
+    def read(self) -> int|None:
+        "The index of the first failing batch since `reset`, or `None` (one host sync)."
+        k = -1 if self.first is None else int(self.first)
+        return None if k < 0 else k
+
+class NonFiniteLossError(FloatingPointError):
+    "Training diverged: a training loss was NaN or inf."
+
+class StopOnNonFinite(Callback):
+    "Stop the fit with a `NonFiniteLossError` naming the epoch and batch where the training loss was first NaN/inf (read once per epoch)."
+    run_valid = False
+    def __init__(self): self._bad = FirstBad()
+    def before_train(self): self._bad.reset()
+    def after_batch(self):
+        loss = getattr(self.learn, 'loss', None)
+        if isinstance(loss, Tensor): self._bad.update(~torch.isfinite(loss.detach()).all())
+    def after_train(self):
+        b = self._bad.read(); self._bad.reset()
+        if b is not None:
+            raise NonFiniteLossError(f"training diverged: the loss was NaN/inf at epoch {self.epoch}, batch {b} "
+                                     f"(of {self.n_iter} per epoch); training stopped before that epoch was saved. "
+                                     "Lower `lr` or `wd`, or check the data for NaN")
+    def after_fit(self): self._bad.reset()
 
 # %% ../nbs/04_callback.ipynb #b410cf37
 class AdversarialCallback(Callback):
@@ -47,7 +82,7 @@ class AdversarialCallback(Callback):
         self.attack, self.show_stats = attack, show_stats
         self.nat_weight = check_range(nat_weight, 'nat_weight', 0)
         self.clean_pred = self._clean_xb = self._old_lf = self._mets = None
-        self._sums = {}
+        self._sums, self._outside = {}, FirstBad()
 
     @property
     def uses_clean(self) -> bool: return self.needs_clean or self.nat_weight > 0
@@ -62,21 +97,30 @@ class AdversarialCallback(Callback):
 
     # --- fit-level state
     def before_fit(self):      # also called by `learn.validate`/`get_preds`: their statistics columns stay empty
+        others = [type(c).__name__ for c in self.learn.cbs if isinstance(c, AdversarialCallback) and c is not self]
+        if others: raise ValueError(f"the learner has {len(others) + 1} adversarial callbacks ({type(self).__name__}, "
+                                    f"{', '.join(others)}): their perturbations would stack; keep one (`learn.remove_cb`)")
         self.norm_stats, self._checked, self._sums = find_normalize(self.dls), False, {}
         self._net = None            # the attacked model as a function of the pixels: built once per fit
         if self.show_stats:
             self._mets = [TrainingStat(self, k) for k in self.stat_keys]
             self.learn.metrics = self.learn.metrics + self._mets
     def after_fit(self):
-        self._net = None
+        self._net = None; self._outside.reset()
         if self._mets is not None: self.learn.metrics = [m for m in self.learn.metrics if m not in self._mets]
         self._mets = None
     def before_train(self):
-        self._sums = {}
+        self._sums = {}; self._outside.reset()
         if self.uses_clean and self._old_lf is None: self._old_lf, self.learn.loss_func = self.learn.loss_func, self._loss_func
     def after_train(self):
         if self._old_lf is not None: self.learn.loss_func, self._old_lf = self._old_lf, None
-    def after_cancel_train(self): self.after_train()
+        b = self._outside.read(); self._outside.reset()
+        if b is not None:
+            raise ValueError(f"training batch {b} of epoch {self.epoch}: inputs xb[0] (in pixels) lie outside bounds="
+                             f"{self.attack.bounds} (the first batch was inside: an augmentation that leaves the pixel range?); "
+                             "the attack clamped them, so its examples were not in the declared threat model")
+    def after_cancel_train(self):
+        self._outside.reset(); self.after_train()
     def after_cancel_fit(self): self.after_train(); self.after_fit()
 
     # --- the batch
@@ -87,8 +131,11 @@ class AdversarialCallback(Callback):
             dev = self.xb[0].device
             if self.norm_stats is not None: self.norm_stats = tuple(s.to(dev) for s in self.norm_stats)
             self._net = pixel_model(unwrap_model(self.model), self.norm_stats, dev)
-        x, y, model = to_pixels(self.xb[0], self.norm_stats, self.attack.bounds), _plain(self.yb[0]), self._net
-        if not self._checked: self._check(x, y)
+        x, y, model = to_pixels(self.xb[0], self.norm_stats, None), _plain(self.yb[0]), self._net
+        if not self._checked: self._check(x, y)       # the first batch of a fit: a full check, clear at once
+        lo, hi = self.attack.bounds                   # every batch: a device flag, read once per epoch
+        self._outside.update(~((x >= lo - 1e-4) & (x <= hi + 1e-4)).all())
+        x = x.clamp(*self.attack.bounds)
         x_adv = self.perturb(model, x, y)
         xn = x_adv if self.norm_stats is None else model.normalize(x_adv)
         if self.uses_clean: self._clean_xb = self.xb
@@ -231,9 +278,12 @@ class RobustAccuracy(Metric):
     def __init__(self, attack=None,      # an `Attack`, or anything `make_attack` takes (a name, a torchattacks attack, ...); default PGD-10
                  n:int=256,              # number of validation examples attacked
                  name:str='robust_acc',
-                 eps:float=8/255,        # the radius of an attack given by name (default: PGD-10, step `default_step`: 2/255)
+                 eps:float|None=None,    # the radius of an attack given by name (`None`: 8/255); an `Attack` object has its own
                 ):
-        self.attack = make_attack('pgd10' if attack is None else attack, check_eps(eps))
+        self.attack = make_attack('pgd10' if attack is None else attack, 8/255 if eps is None else check_eps(eps))
+        if eps is not None and not math.isclose(self.attack.eps, eps, rel_tol=1e-9, abs_tol=1e-12):
+            raise ValueError(f"`eps`={eps:.6g} contradicts the attack's own radius eps={self.attack.eps:.6g} "
+                             f"({self.attack.label}): give the radius once, to the attack or as `eps`")
         self.n, self._name = check_int(n, 'n', lo=1), name
         self.reset()
     def reset(self): self.correct, self.count = 0, 0

@@ -4,45 +4,78 @@
 
 # %% ../nbs/10_cli.ipynb #6d48da03
 from __future__ import annotations
-import argparse, inspect, sys, warnings
+import argparse, inspect, re, sys, warnings
 # A deprecation notice fastai's import triggers in PyTorch; it says nothing to a user of the command line.
 warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated', category=FutureWarning)
-from fastcore.docments import docments
-from .learner import finish_distributed
-from .runs import train, evaluate_run, demo
+import sensible_adv    # light: torch and fastai are imported inside `main`, where a Ctrl-C is caught
 
 # %% auto #0
-__all__ = ['COMMANDS', 'command_parser', 'main']
+__all__ = ['COMMANDS', 'CLI_NAMES', 'command', 'command_parser', 'main']
 
 # %% ../nbs/10_cli.ipynb #48fc6461
-COMMANDS = {'train': train, 'eval': evaluate_run, 'demo': demo}
+COMMANDS = {'train': 'train', 'eval': 'evaluate_run', 'demo': 'demo'}  # subcommand -> its function in `sensible_adv.runs`
+CLI_NAMES = {'n': 'n_valid', 'n_eval': 'n_valid'}   # parameter -> its option: one name for the number of test images
+
+def command(name:str):
+    "The function of subcommand `name` (imports the library: torch, fastai)."
+    from sensible_adv import runs
+    return getattr(runs, COMMANDS[name])
+
+def _registries() -> dict:
+    "The registries whose names a help text lists in place of the registry's own name."
+    from sensible_adv.data import DATASETS
+    from sensible_adv.models import ARCHS
+    from sensible_adv.callback import METHODS
+    return {'DATASETS': DATASETS, 'ARCHS': ARCHS, 'METHODS': tuple(METHODS)}
+
+def _help_text(doc:str) -> str:
+    "A docment as help: registry names replaced by their lists, no backticks."
+    for k, v in _registries().items(): doc = doc.replace(f'`{k}`', ', '.join(v))
+    return re.sub(r'`([^`]*)`', r'\1', doc)
+
+class _Help(argparse.HelpFormatter):
+    "Each default shown once: added only where the help does not already say it (and not for `None` or a flag)."
+    def _get_help_string(self, action):
+        h, d = action.help or '', action.default
+        if action.required or 'default' in h or d is None or d is False or d is argparse.SUPPRESS: return h
+        return f"{h} (default: {d})"
 
 def _arg_type(annotation):
     "The argparse type of an annotation (a string under `from __future__ import annotations`)."
     a = annotation if isinstance(annotation, str) else getattr(annotation, '__name__', str(annotation))
     return bool if a == 'bool' else int if a.startswith('int') else float if a.startswith('float') else str
 
+def _flags(name:str) -> list:
+    "`--two-words` and `--two_words` for parameter `name`."
+    return [f"--{name.replace('_', '-')}"] + ([f'--{name}'] if '_' in name else [])
+
 def command_parser(f,         # a function whose parameters, defaults and docments become the options
                    prog:str,  # the command's name in usage messages
                   ) -> argparse.ArgumentParser:
     "An argparse parser for `f`: one `--two-words` (or `--two_words`) option per parameter, help from its docments."
-    p = argparse.ArgumentParser(prog=prog, description=(f.__doc__ or '').strip(),
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    from fastcore.docments import docments
+    p = argparse.ArgumentParser(prog=prog, description=(f.__doc__ or '').strip(), formatter_class=_Help)
     docs = docments(f)
     for name, prm in inspect.signature(f).parameters.items():
-        flags = [f"--{name.replace('_', '-')}"] + ([f'--{name}'] if '_' in name else [])
-        help_ = docs.get(name) or ''
-        if _arg_type(prm.annotation) is bool: p.add_argument(*flags, dest=name, action='store_true', help=help_)
-        else: p.add_argument(*flags, dest=name, type=_arg_type(prm.annotation), default=prm.default, help=help_)
+        opt, help_ = CLI_NAMES.get(name, name), _help_text(docs.get(name) or '')
+        if _arg_type(prm.annotation) is bool:
+            p.add_argument(*_flags(opt), dest=name, action='store_true', help=help_)
+            continue
+        required = prm.default is inspect.Parameter.empty
+        p.add_argument(*_flags(opt), dest=name, type=_arg_type(prm.annotation), required=required, metavar=opt.upper(),
+                       default=None if required else prm.default, help=help_)
+        if opt != name:     # the parameter's own, older spelling: accepted, not listed
+            p.add_argument(*_flags(name), dest=name, type=_arg_type(prm.annotation), default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     p.add_argument('--debug', action='store_true', help='show the full traceback of an error')
+    p.add_argument('--version', action='version', version=f'sensible_adv {sensible_adv.__version__}')
     return p
 
 # %% ../nbs/10_cli.ipynb #addaa727
 def _usage() -> str:
     w = max(map(len, COMMANDS))
-    cmds = '\n'.join(f"  {k.ljust(w)}  {(f.__doc__ or '').strip()}" for k, f in COMMANDS.items())
+    cmds = '\n'.join(f"  {k.ljust(w)}  {(command(k).__doc__ or '').strip()}" for k in COMMANDS)
     return (f"usage: sensible_adv <command> [options]\n\ncommands:\n{cmds}\n\n"
-            "Run `sensible_adv <command> --help` for a command's options.")
+            "Run `sensible_adv <command> --help` for a command's options; `sensible_adv --version` for the version.")
 
 def _one_line(e:BaseException) -> str:
     "An exception as one line: its message (or its type, if it has none)."
@@ -53,6 +86,16 @@ def main(argv:list|None=None, # the arguments after the program name; `None` rea
         ) -> int:
     "Entry point of the `sensible_adv` console script: dispatch `argv[0]` to its subcommand; returns the exit status."
     argv = sys.argv[1:] if argv is None else list(argv)
+    cmd, started = argv[0] if argv else '', []
+    try: return _dispatch(argv, started)
+    except KeyboardInterrupt:       # also during the imports, before a command has started
+        print(f"sensible_adv{' ' + cmd if cmd in COMMANDS else ''}: interrupted" +
+              (" (continue the run with --resume)" if cmd == 'train' and started else ''), file=sys.stderr)
+        return 130
+
+def _dispatch(argv:list, started:list) -> int:
+    "`main` without its Ctrl-C handler; `started` gets an item once the command itself runs."
+    if argv and argv[0] in ('--version', '-V'): print(f"sensible_adv {sensible_adv.__version__}"); return 0
     if not argv or argv[0] in ('-h', '--help'):
         print(_usage(), file=sys.stdout if argv else sys.stderr)
         return 0 if argv else 2
@@ -61,15 +104,16 @@ def main(argv:list|None=None, # the arguments after the program name; `None` rea
         print(f"sensible_adv: unknown command {cmd!r}; choose one of: {', '.join(COMMANDS)} "
               "(see `sensible_adv --help`)", file=sys.stderr)
         return 2
-    args = vars(command_parser(COMMANDS[cmd], f'sensible_adv {cmd}').parse_args(rest))
+    from sensible_adv.learner import finish_distributed
+    f = command(cmd)
+    args = vars(command_parser(f, f'sensible_adv {cmd}').parse_args(rest))
     debug = args.pop('debug')
     with warnings.catch_warnings():
         if not debug: warnings.showwarning = lambda m, *a, **k: print(f"sensible_adv {cmd}: warning: {_one_line(m)}", file=sys.stderr)
         ok = False
-        try: COMMANDS[cmd](**args); ok = True
-        except KeyboardInterrupt:
-            print(f"sensible_adv {cmd}: interrupted" + (" (continue the run with --resume)" if cmd == 'train' else ''), file=sys.stderr)
-            return 130
+        started.append(cmd)
+        try: f(**args); ok = True
+        except KeyboardInterrupt: raise
         except Exception as e:
             if debug: raise
             print(f"sensible_adv {cmd}: error: {_one_line(e)}", file=sys.stderr)

@@ -4,7 +4,8 @@
 
 # %% ../nbs/00_core.ipynb #c7c74075
 from __future__ import annotations
-import math, numbers, os, stat, tempfile
+import math, numbers, os, re, stat, tempfile
+from contextlib import contextmanager
 import torch
 from torch import nn, Tensor
 from pathlib import Path
@@ -13,7 +14,8 @@ from fastai.torch_core import default_device, set_seed
 # %% auto #0
 __all__ = ['NORMS', 'get_device', 'seed_everything', 'check_range', 'check_int', 'check_choice', 'check_bounds', 'check_eps',
            'check_finite', 'check_images', 'check_labels', 'check_logits', 'to_pixels', 'Normalized', 'find_normalize',
-           'pixel_model', 'pixel_view', 'unwrap_model', 'model_device', 'model_dtype', 'atomic_write']
+           'pixel_model', 'pixel_view', 'unwrap_model', 'model_device', 'model_dtype', 'atomic_write', 'writable_dir',
+           'check_name', 'refuse_overwrite', 'FolderLockedError', 'folder_lock']
 
 # %% ../nbs/00_core.ipynb #da0cc126
 def get_device(device:str|torch.device|None=None, # `None`/'auto': CUDA or MPS if available, else CPU; or 'cpu', 'cuda', 'cuda:1', ...
@@ -143,6 +145,7 @@ def check_labels(y:Tensor, x:Tensor|None=None, # labels, and the batch they labe
 
 def check_logits(z, y:Tensor|None=None, # a classifier's output on a batch, and the batch's labels
                  name:str='the model',   # what produced `z`, for the message
+                 finite:bool=True,       # also check every score is finite (one host sync); `False`: the type and shape only (no sync)
                 ) -> Tensor:
     "Check a classifier's output: finite class scores `[N, C]` with C >= 2, and (if given) labels in `[0, C)`."
     if not isinstance(z, Tensor):
@@ -150,12 +153,13 @@ def check_logits(z, y:Tensor|None=None, # a classifier's output on a batch, and 
                         "(a model that returns a tuple or a dict: wrap it so that it returns the logits)")
     if z.ndim != 2 or z.shape[1] < 2:
         raise ValueError(f"{name} must return class scores of shape [N, C] with C >= 2 classes; got shape {tuple(z.shape)}")
-    bad = ~torch.isfinite(z).all(1)
-    if bad.any():
-        raise ValueError(f"{name} returned NaN/inf scores for {bad.sum().item()} of {len(z)} examples: its accuracy "
-                         "there is undefined (a diverged model, or inputs it cannot take?)")
+    if finite:
+        bad = ~torch.isfinite(z).all(1)
+        if bad.any(): raise ValueError(f"{name} returned NaN/inf scores for {bad.sum().item()} of {len(z)} examples: its accuracy "
+                                       "there is undefined (a diverged model, or inputs it cannot take?)")
     if y is not None: check_labels(y, z, z.shape[1])
     return z
+
 
 # %% ../nbs/00_core.ipynb #2a76c61c
 def _plain(t):
@@ -247,7 +251,8 @@ def atomic_write(path,             # the file to (re)write
     "Write `data` (or call `save`) to a temporary file beside `path`, then rename it over `path`; returns `path`."
     path = Path(path)
     if (data is None) == (save is None): raise TypeError("`atomic_write` needs exactly one of `data` and `save`")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
+    try: fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
+    except OSError as e: raise _write_error(path, e) from None
     try:
         with os.fdopen(fd, 'wb') as f:
             if data is not None: f.write(data.encode() if isinstance(data, str) else data)
@@ -255,7 +260,61 @@ def atomic_write(path,             # the file to (re)write
         with open(tmp, 'rb+') as f: os.fsync(f.fileno())
         os.chmod(tmp, _file_mode(path))              # mkstemp's file is private (0600); a written file is not
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError) or (isinstance(e, RuntimeError) and re.search('inline_container|write', str(e))):
+            raise _write_error(path, e) from e       # a full disk or a vanished folder, named by the file being written
         raise
     return path
+
+def _write_error(path:Path, e:BaseException) -> OSError:
+    "An `OSError` that names `path` (not its temporary file) and the reason."
+    why = e.strerror if isinstance(e, OSError) and e.strerror else (str(e).strip().splitlines() or [type(e).__name__])[0][:120]
+    return OSError(f"cannot write {str(path)!r}: {why} (is the folder writable, the disk full?)")
+
+def writable_dir(out, name:str='out') -> Path:
+    "Create folder `out` if needed and check it can be written to; `name` is the argument named in the error."
+    p = Path(out)
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+        (p / '.write_test').touch(); (p / '.write_test').unlink()
+    except OSError as e: raise ValueError(f"`{name}`: cannot write to folder {str(p)!r} ({e.strerror})") from None
+    return p
+
+def check_name(name:str, arg:str='name') -> str:
+    "A file stem that stays inside its folder: letters, digits, `-`, `_` and `.`, not starting with a dot."
+    if not isinstance(name, str) or not re.fullmatch(r'[A-Za-z0-9_-][A-Za-z0-9_.-]*', name):
+        raise ValueError(f"`{arg}` must be a plain file name (letters, digits, '-', '_', '.'; no folders, not starting "
+                         f"with '.'); got {name!r}")
+    return name
+
+def refuse_overwrite(paths, force:bool, what:str):
+    "Raise `FileExistsError` if any of `paths` exists, unless `force`."
+    have = [str(p) for p in paths if Path(p).exists()]
+    if have and not force: raise FileExistsError(f"{what} already exists ({', '.join(have)}); pass `force=True` (--force) to replace it")
+
+# %% ../nbs/00_core.ipynb #a7c1e002
+try: import fcntl
+except ImportError: fcntl = None     # Windows: no advisory locks; one writer per folder is then the user's care
+
+class FolderLockedError(RuntimeError):
+    "Another process holds the folder's lock (it is writing there)."
+
+@contextmanager
+def folder_lock(folder,              # the folder (created if needed)
+                what:str='folder',   # what the folder is, for the message (e.g. 'run folder')
+               ):
+    "Context: hold an exclusive lock on `folder` (its `.lock` file); raise `FolderLockedError` if another process holds it."
+    p = writable_dir(folder, 'out')
+    if fcntl is None: yield p; return
+    f = open(p/'.lock', 'a+')
+    try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.seek(0); who = f.read().strip() or 'another process'
+        f.close()
+        raise FolderLockedError(f"{what} {str(p)!r} is in use by {who}: one writer at a time. Wait for it to finish, "
+                                "or choose another folder") from None
+    try:
+        f.seek(0); f.truncate(); f.write(f'process {os.getpid()}'); f.flush()
+        yield p
+    finally: f.close()                 # closing the file releases the lock

@@ -288,7 +288,12 @@ def mnist_5k_dls(bs:int=128,             # batch size
 CIFAR10_FILES = tuple(f'data_batch_{i}' for i in range(1, 6)) + ('test_batch',)
 
 def _read_cifar_batch(path):
-    with open(path, 'rb') as f: d = pickle.load(f, encoding='latin1')
+    try:
+        with open(path, 'rb') as f: d = pickle.load(f, encoding='latin1')
+        if not isinstance(d, dict) or 'data' not in d or 'labels' not in d: raise ValueError('not a CIFAR-10 batch')
+    except Exception as e:
+        raise ValueError(f"{path}: not a readable CIFAR-10 batch file ({type(e).__name__}: {str(e)[:80]}); "
+                         "delete the folder and fetch it again (`download=True`, --download)") from None
     return np.asarray(d['data'], dtype=np.uint8).reshape(-1, 3, 32, 32), np.asarray(d['labels'], dtype=np.int64)
 
 def cifar10_dls(root,                   # torchvision's root folder (files in ROOT/cifar-10-batches-py/)

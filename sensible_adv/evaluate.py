@@ -34,6 +34,9 @@ def pixel_batches(dl,                   # DataLoader, fastai DataLoader, or a pa
     from fastai.data.core import DataLoaders
     if isinstance(dl, DataLoaders):
         raise TypeError("`dl` is a fastai DataLoaders (a training and a validation loader): pass one of them, e.g. `dls.valid`")
+    if isinstance(dl, (tuple, list)) and len(dl) == 2 and not isinstance(dl[0], Tensor) and hasattr(dl[0], 'shape'):
+        raise TypeError(f"`dl` as a pair (x, y) must hold torch tensors; got {type(dl[0]).__name__} and {type(dl[1]).__name__} "
+                        "(convert them with torch.as_tensor, images as float pixels)")
     if isinstance(dl, (tuple, list)) and len(dl) == 2 and isinstance(dl[0], Tensor):
         x, y = dl; batches = ((x[i:i + bs], y[i:i + bs]) for i in range(0, len(x), bs))
     else: batches = iter(dl)
@@ -42,6 +45,7 @@ def pixel_batches(dl,                   # DataLoader, fastai DataLoader, or a pa
     for b in batches:
         if n is not None and seen >= n: break
         xb, yb = _plain(b[0]), _plain(b[1])
+        if isinstance(yb, Tensor) and yb.dtype in (torch.int32, torch.int16, torch.int8, torch.uint8): yb = yb.long()
         if n is not None: xb, yb = xb[:n - seen], yb[:n - seen]
         if device is not None: xb, yb = xb.to(device), yb.to(device)
         xb = to_pixels(xb, stats, None)
@@ -64,6 +68,9 @@ def _pixel_net(model, dl=None, norm_stats=None) -> nn.Module:
 
 def _n_batches(dl, n:int|None, bs:int) -> int|None:
     "How many batches `pixel_batches(dl, n, bs)` yields, when it can be told in advance (for the progress bar)."
+    if isinstance(dl, (tuple, list)) and len(dl) == 2 and not isinstance(dl[0], Tensor) and hasattr(dl[0], 'shape'):
+        raise TypeError(f"`dl` as a pair (x, y) must hold torch tensors; got {type(dl[0]).__name__} and {type(dl[1]).__name__} "
+                        "(convert them with torch.as_tensor, images as float pixels)")
     if isinstance(dl, (tuple, list)) and len(dl) == 2 and isinstance(dl[0], Tensor):
         return math.ceil(min(len(dl[0]), n or len(dl[0])) / bs)
     try: k = len(dl)
@@ -166,6 +173,19 @@ def _check_batch(x:Tensor, y:Tensor, bounds, n_classes:int|None=None) -> Tensor:
     except (TypeError, ValueError) as e: raise type(e)(f"`dl` yields a batch the report cannot score: {e}") from None
     return x
 
+def _inner(m) -> nn.Module:
+    "The trained network inside a pixel wrapper, a parallel wrapper or a Learner (to tell two models apart)."
+    m = m.model if _is_learner(m) else m
+    m = m.model if isinstance(m, Normalized) else m
+    return unwrap_model(m)
+
+def _check_scale(x:Tensor, bounds):
+    "Refuse `bounds` far wider than the images span (pixels in [0, 1] declared as (0, 255)): every radius would be in the wrong units."
+    lo, hi = bounds
+    if hi - lo > 1 and (x.max() - x.min()).item() <= 0.02 * (hi - lo):
+        raise ValueError(f"`bounds`=({lo:g}, {hi:g}) but the images span only [{x.min().item():.4g}, {x.max().item():.4g}]: "
+                         "pass the images' own pixel range (e.g. bounds=(0, 1)), in which eps is measured")
+
 def _unbounded(x:Tensor, norm:str, bounds) -> dict:
     "The sanity check's attack: PGD-100 from x (no random start) with a radius that covers the whole pixel box."
     big = (bounds[1] - bounds[0]) * (1 if norm == 'Linf' else math.sqrt(x[0].numel()))
@@ -194,9 +214,14 @@ def robustness_report(model,                     # nn.Module (takes pixels, or n
         dl = model.dls.valid
     check_choice(norm, 'norm', NORMS); bounds = check_bounds(bounds)
     n = None if n is None else check_int(n, 'n', lo=1)
+    check_int(bs, 'bs', lo=1)
     epss = [check_eps(e, 'eps', norm, bounds) for e in (eps if isinstance(eps, (list, tuple)) else [eps])]
+    if not epss: raise ValueError("`eps` must hold at least one radius; got an empty list (a report with no attack row)")
     net = _pixel_net(model, dl, norm_stats)
     srcs = [] if transfer_from is None else [_pixel_net(s) for s in (transfer_from if isinstance(transfer_from, (list, tuple)) else [transfer_from])]
+    if any(_inner(s) is _inner(net) for s in srcs):
+        raise ValueError("`transfer_from` holds the evaluated model itself: a transfer attack needs separately trained source models "
+                         "(attacking the model with its own gradients is the white-box PGD row)")
     jobs, skipped = _jobs(attacks, epss, norm, bounds, seed, srcs, transfer_seeds)
     dev, dt = model_device(net), model_dtype(net)
     clean, per, secs, seen = [], [], [], 0
@@ -209,6 +234,7 @@ def robustness_report(model,                     # nn.Module (takes pixels, or n
             _check_batch(x, y, bounds, check_logits(z).shape[1])
             ok = z.argmax(1) == y
             if bi == 0:
+                _check_scale(x, bounds)
                 if sanity: jobs.append(_unbounded(x, norm, bounds))
                 per, secs = [[] for _ in jobs], [0.] * len(jobs)
             clean.append(ok)
@@ -327,17 +353,20 @@ def _records(df:pd.DataFrame) -> list[dict]:
     return [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()} for r in d.to_dict('records')]
 
 def save_report(df:pd.DataFrame,   # a report from `robustness_report`
-                path,               # a folder
+                path,               # a folder (created if needed)
                 name:str='robustness', # file stem
                 model_info:dict|None=None, # fields of `robustbench_info` (architecture, dataset, ...) for NAME.robustbench.json
+                force:bool=False,   # replace a report of that name already in the folder
                ) -> tuple[Path, Path]:
     "Write `name.json` (rows, checks, config) and `name.md` into folder `path` (and `name.robustbench.json` if AutoAttack ran); return the first two."
-    p = Path(path); p.mkdir(parents=True, exist_ok=True)
-    pj, pm = p / f'{name}.json', p / f'{name}.md'
+    p = writable_dir(path, 'path'); check_name(name)
+    pj, pm, pr = p / f'{name}.json', p / f'{name}.md', p / f'{name}.robustbench.json'
+    refuse_overwrite([pj, pm, pr], force, f"a report named {name!r}")
+    rb = robustbench_info(df, **(model_info or {})) if len(_autoattack_rows(df)) == 1 else None
     atomic_write(pj, json.dumps(dict(rows=_records(df), checks=df.attrs.get('checks', []), config=df.attrs.get('config', {})), indent=1))
     atomic_write(pm, report_markdown(df))
-    if len(_autoattack_rows(df)) == 1:
-        atomic_write(p / f'{name}.robustbench.json', json.dumps(robustbench_info(df, **(model_info or {})), indent=2))
+    if rb is not None: atomic_write(pr, json.dumps(rb, indent=2))
+    else: pr.unlink(missing_ok=True)     # an older report's AutoAttack entry does not describe this one
     return pj, pm
 
 def plot_robustness_curve(df:pd.DataFrame, # a report over several radii (`eps=[...]`)

@@ -22,8 +22,8 @@ from .data import *
 from .models import *
 
 # %% auto #0
-__all__ = ['method_options', 'method_callbacks', 'init_distributed', 'finish_distributed', 'DistributedRun', 'shard_train',
-           'dataset_model', 'build_learner']
+__all__ = ['METHOD_DEFAULTS', 'method_options', 'method_settings', 'method_callbacks', 'init_distributed', 'finish_distributed',
+           'DistributedRun', 'shard_train', 'dataset_model', 'build_learner']
 
 # %% ../nbs/08_learner.ipynb #c556c8ba
 def method_options(method:str) -> tuple:
@@ -32,22 +32,35 @@ def method_options(method:str) -> tuple:
     shared = set(inspect.signature(AdversarialCallback.__init__).parameters) | {'self', 'eps', 'step', 'steps', 'norm', 'bounds', 'compact'}
     return () if cls is None else tuple(p for p in inspect.signature(cls.__init__).parameters if p not in shared)
 
+METHOD_DEFAULTS = dict(c=DEFAULT_C, beta=DEFAULT_BETA, tau=DEFAULT_TAU, warmup=DEFAULT_WARMUP, loss='ce')  # the callbacks' own
+
+def method_settings(method:str, # one of `METHODS`
+                    **given,    # the method options given (`None`: not given): c, beta, tau, warmup, loss
+                   ) -> dict:
+    "The options `method` takes, each as given or else its default; an option given that `method` does not take is refused."
+    opts = method_options(method)
+    for k, v in given.items():
+        if k not in METHOD_DEFAULTS: raise TypeError(f"unknown method option `{k}`; allowed: {', '.join(METHOD_DEFAULTS)}")
+        if v is not None and k not in opts:
+            users = [m for m in METHODS if k in method_options(m)]
+            raise ValueError(f"`{k}` does not apply to method {method!r} (it is an option of {', '.join(users)}); "
+                             f"{method!r} takes {', '.join(f'`{o}`' for o in opts) if opts else 'no method option'}: drop `{k}`")
+    return {k: METHOD_DEFAULTS[k] if given.get(k) is None else given[k] for k in opts if k in METHOD_DEFAULTS}
+
 def method_callbacks(method:str,           # one of `METHODS`
                      eps:float,            # radius of the training ball, pixel units
                      steps:int=10,         # attack steps K
                      step:float|None=None, # attack step size; `None`: `default_step(eps, steps)`
-                     c:float=DEFAULT_C,    # sensible threshold on p(y|x') (`sense`)
-                     beta:float=DEFAULT_BETA, # weight of the robust term (`trades`, `mart`)
-                     tau:int=DEFAULT_TAU,  # early-stopping slack (`fat`)
-                     warmup:int=DEFAULT_WARMUP, # epochs of non-adaptive sensible search (`sense`)
-                     loss:str='ce',        # the sensible search's loss (`sense`): 'ce' (the paper) or 'kl' (the authors' TRADES variant)
+                     c:float|None=None,    # sensible threshold on p(y|x') (`sense` only; `None`: `DEFAULT_C`)
+                     beta:float|None=None, # weight of the robust term (`trades`, `mart` only; `None`: `DEFAULT_BETA`)
+                     tau:int|None=None,    # early-stopping slack (`fat` only; `None`: `DEFAULT_TAU`)
+                     warmup:int|None=None, # epochs of non-adaptive sensible search (`sense` only; `None`: `DEFAULT_WARMUP`)
+                     loss:str|None=None,   # the sensible search's loss (`sense` only): 'ce' (the paper, the default) or 'kl' (the authors' TRADES variant)
                     ) -> list:
     "The training callbacks that implement `method` (an empty list for natural training)."
-    opts = method_options(method)
+    kw = method_settings(method, c=c, beta=beta, tau=tau, warmup=warmup, loss=loss)
     if method == 'natural': return []
-    given = dict(c=c, beta=beta, tau=tau, warmup=warmup, loss=loss)
-    return [adversarial_callback(method, eps=eps, steps=check_int(steps, 'steps', lo=1), step=step,
-                                 **{k: given[k] for k in opts if k in given})]
+    return [adversarial_callback(method, eps=eps, steps=check_int(steps, 'steps', lo=1), step=step, **kw)]
 
 # %% ../nbs/08_learner.ipynb #67558f24
 def init_distributed() -> torch.device|None:
@@ -95,8 +108,11 @@ def dataset_model(dataset:str,          # one of `DATASETS`
     "An untrained `arch` for `dataset`'s images and classes."
     info = dataset_info(dataset)
     arch = arch or info.default_arch
-    return get_model(arch, n_classes=info.n_classes, in_channels=info.channels, width=width,
-                     size=info.size if arch in FC_HEAD_ARCHS else None)
+    try: return get_model(arch, n_classes=info.n_classes, in_channels=info.channels, width=width,
+                          size=info.size if arch in FC_HEAD_ARCHS else None)
+    except ValueError as e:            # e.g. a 28x28 architecture on 8x8 digits: name the pair, not the layer size
+        raise ValueError(f"`arch` {arch!r} cannot take the {info.size}x{info.size} images of {dataset!r} ({e}); "
+                         f"its usual architecture is {info.default_arch!r}") from None
 
 def build_learner(dataset:str='digits',  # one of `DATASETS`
                   method:str='sense',     # one of `METHODS`
@@ -114,7 +130,7 @@ def build_learner(dataset:str='digits',  # one of `DATASETS`
                   **method_kw,            # passed to `method_callbacks` (steps, step, c, beta, tau, warmup)
                  ) -> Learner:
     "A fastai `Learner` that trains `arch` on `dataset` with `method`."
-    check_choice(opt, 'opt', ('adam', 'sgd')); check_range(wd, 'wd', 0)
+    check_choice(opt, 'opt', ('adam', 'sgd')); check_range(wd, 'wd', 0, float('inf'), hi_open=True)
     seed_everything(seed)
     eps = check_eps(dataset_info(dataset).eps if eps is None else eps)
     cbs = method_callbacks(method, eps, **method_kw)

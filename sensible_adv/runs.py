@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_runs.ipynb #0e7898e9
 from __future__ import annotations
-import csv, io, json, platform, random, re, signal, sys, threading, time, warnings
+import csv, io, json, os, platform, random, re, signal, sys, threading, time, warnings
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 import numpy as np
@@ -25,36 +25,21 @@ from .evaluate import *
 from .learner import *
 
 # %% auto #0
-__all__ = ['TRAIN_KEYS', 'RUN_FILES', 'DEMO_METHODS', 'DEMO_FILES', 'DEMO_SETTINGS', 'check_name', 'refuse_overwrite',
-           'rng_state', 'set_rng_state', 'read_checkpoint', 'deferred_interrupt', 'RunFolder', 'load_checkpoint',
-           'read_config', 'last_checkpoint', 'train', 'load_run_folder', 'load_run', 'evaluate_run', 'plot_eps_curves',
-           'demo', 'demo_table']
+__all__ = ['TRAIN_KEYS', 'RUN_FILES', 'EVAL_IMAGES', 'DEMO_METHODS', 'DEMO_FILES', 'DEMO_SETTINGS', 'rng_state', 'set_rng_state',
+           'read_checkpoint', 'deferred_interrupt', 'RunFolder', 'load_checkpoint', 'read_config', 'last_checkpoint',
+           'train', 'load_run_folder', 'load_run', 'evaluate_run', 'plot_eps_curves', 'demo', 'demo_table']
 
 # %% ../nbs/09_runs.ipynb #789ec8be
 TRAIN_KEYS = ('dataset', 'method', 'arch', 'width', 'eps', 'steps', 'step', 'c', 'beta', 'tau', 'warmup',
-              'epochs', 'bs', 'lr', 'opt', 'wd', 'seed', 'n_train', 'n_valid', 'loss')   # what a resume must repeat
+              'epochs', 'bs', 'lr', 'opt', 'wd', 'seed', 'n_train', 'n_valid', 'loss', 'root')   # what a resume must repeat
 RUN_FILES = ('config.json', 'history.csv', 'model.pth', 'checkpoints')            # what `force` may remove
+_HIDDEN = ('.lock', '.write_test')                                                  # the folder's own bookkeeping
 
-def _writable_dir(out, name:str='out') -> Path:
-    "Create folder `out` if needed and check it can be written to."
-    p = Path(out)
-    try:
-        p.mkdir(parents=True, exist_ok=True)
-        (p / '.write_test').touch(); (p / '.write_test').unlink()
-    except OSError as e: raise ValueError(f"`{name}`: cannot write to folder {str(p)!r} ({e.strerror})") from None
-    return p
-
-def check_name(name:str, arg:str='name') -> str:
-    "A file stem that stays inside its folder: letters, digits, `-`, `_` and `.`, not starting with a dot."
-    if not isinstance(name, str) or not re.fullmatch(r'[A-Za-z0-9_-][A-Za-z0-9_.-]*', name):
-        raise ValueError(f"`{arg}` must be a plain file name (letters, digits, '-', '_', '.'; no folders, not starting "
-                         f"with '.'); got {name!r}")
-    return name
-
-def refuse_overwrite(paths, force:bool, what:str):
-    "Raise `FileExistsError` if any of `paths` exists, unless `force`."
-    have = [str(p) for p in paths if Path(p).exists()]
-    if have and not force: raise FileExistsError(f"{what} already exists ({', '.join(have)}); pass `force=True` (--force) to replace it")
+def _echo(text:str):
+    "Print `text` to stdout; a reader that has gone (`eval ... | head`) is not an error: the files are written already."
+    try: print(text, flush=True)
+    except BrokenPipeError:              # send the rest of the output nowhere, so that the exit does not fail either
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 # %% ../nbs/09_runs.ipynb #5e744bd6
 def _plain_rng(state) -> list:
@@ -185,16 +170,16 @@ def last_checkpoint(folder) -> dict|None:
     return None
 
 # %% ../nbs/09_runs.ipynb #498f1365
-def train(dataset:str='digits',  # dataset: one of `DATASETS` (digits, fashion_mnist, mnist, cifar10)
-          method:str='sense',     # training method: one of `METHODS` (natural, pgd, trades, mart, fat, sense)
+def train(dataset:str='digits',  # the dataset, one of `DATASETS`
+          method:str='sense',     # the training method, one of `METHODS`
           eps:float=None,         # Linf training radius in pixel units (default: the dataset's usual one, e.g. 0.1 or 8/255)
           steps:int=10,           # attack steps K during training
-          step:float=None,        # attack step size (default: `default_step`, max(2.5*eps/steps, eps/4))
-          c:float=DEFAULT_C,      # sensible threshold on the true-class probability, in (0, 1]
-          beta:float=DEFAULT_BETA, # TRADES / MART robust-term weight
-          tau:int=DEFAULT_TAU,    # FAT early-stopping slack
-          warmup:int=DEFAULT_WARMUP, # epochs of non-adaptive sensible search before the adaptive one
-          loss:str='ce',          # sensible search loss: ce (the paper) or kl (the authors' TRADES variant)
+          step:float=None,        # attack step size (default: max(2.5*eps/steps, eps/4))
+          c:float=None,           # sense only: threshold on the true-class probability, in (0, 1] (default: 0.5)
+          beta:float=None,        # trades and mart only: weight of the robust term (default: 6)
+          tau:int=None,           # fat only: early-stopping slack (default: 0)
+          warmup:int=None,        # sense only: epochs of non-adaptive search before the adaptive one (default: 0)
+          loss:str=None,          # sense only: search loss, ce (the paper) or kl (the authors' TRADES variant) (default: ce)
           epochs:int=10,          # training epochs (one-cycle schedule)
           arch:str=None,          # architecture, one of `ARCHS` (default: the dataset's usual one)
           width:int=None,         # width factor of the architecture
@@ -211,48 +196,72 @@ def train(dataset:str='digits',  # dataset: one of `DATASETS` (digits, fashion_m
           resume:bool=False,      # continue the run in --out from its newest readable checkpoint
           force:bool=False,       # start afresh in --out, deleting the run files there
           device:str='auto',      # auto, cpu, cuda, cuda:N or mps
-          quiet:bool=False,       # no progress bars
+          quiet:bool=False,       # no progress bars: one final line (the folder and the last epoch's figures)
          ) -> Learner:
     "Train a model with one method and write a run folder."
-    check_int(epochs, 'epochs', lo=1); check_range(lr, 'lr', 0, lo_open=True); check_int(bs, 'bs', lo=1)
+    check_int(epochs, 'epochs', lo=1); check_int(bs, 'bs', lo=1)
+    check_range(lr, 'lr', 0, float('inf'), lo_open=True, hi_open=True)
     if resume and force: raise ValueError("`resume` and `force` exclude each other: continue the run, or replace it")
-    args = {k: v for k, v in locals().items() if k in TRAIN_KEYS}
-    out, ck = Path(out), None
-    lead = rank_distrib() == 0      # under torchrun only rank 0 changes the folder (the others would race it); all read it
-    if resume:
-        old = read_config(out)['args']
-        diff = {k: (old.get(k), v) for k, v in args.items() if old.get(k) != v}
-        if diff: raise ValueError(f"`resume`: arguments differ from the run in {str(out)!r}: " +
-                                  ', '.join(f'{k} was {a!r}, now {b!r}' for k, (a, b) in diff.items()))
-        if lead:
-            for t in out.rglob('.*.tmp'): t.unlink()    # what a killed write left behind
-        ck = last_checkpoint(out)
-        if ck is None and lead: print(f"resume: no finished epoch in {out}: training from epoch 0", file=sys.stderr)
-    elif lead:
-        if out.exists() and any(out.iterdir()):
-            if not force: raise FileExistsError(f"`out`: {str(out)!r} is not empty; pass --resume to continue the run there, "
-                                                "--force to replace it, or choose another --out")
-            for f in RUN_FILES: (out/f).unlink() if (out/f).is_file() else None
-            if (out/'checkpoints').is_dir():
-                for p in (out/'checkpoints').iterdir(): p.unlink()
-        _writable_dir(out)
+    opts = method_settings(method, c=c, beta=beta, tau=tau, warmup=warmup, loss=loss)  # refuses options the method does not take
+    args = {**{k: v for k, v in locals().items() if k in TRAIN_KEYS}, **dict.fromkeys(METHOD_DEFAULTS), **opts}
+    out, lead = Path(out), rank_distrib() == 0   # under torchrun only rank 0 changes the folder; all read it
+    _check_out(out, args, method, resume, force, replace=lead)  # refusals that need no data: before the data are loaded
     learn = build_learner(dataset, method, arch=arch, width=width, eps=eps, bs=bs, n_train=n_train, n_valid=n_valid,
                           root=root, download=download, opt=opt, wd=wd, seed=seed, device=device,
-                          steps=steps, step=step, c=c, beta=beta, tau=tau, warmup=warmup, loss=loss)
-    if not resume and rank_distrib() == 0:
-        cfg = dict(args=args, root=root, eps_used=dataset_info(dataset).eps if eps is None else eps,
-                   arch_used=arch or dataset_info(dataset).default_arch, sensible_adv=sensible_adv.__version__,
-                   torch=torch.__version__, python=platform.python_version(), device=str(next(learn.model.parameters()).device),
-                   world_size=max(num_distrib(), 1), train_images_per_rank=len(learn.dls.train.dataset))
-        atomic_write(out/'config.json', json.dumps(cfg, indent=1))
-    if ck is not None: load_checkpoint(learn, ck)
-    start = 0 if ck is None else ck['epoch'] + 1
-    if start < epochs:
-        with (learn.no_bar() if quiet else nullcontext()), (learn.no_logging() if quiet else nullcontext()):
-            learn.fit_one_cycle(epochs, lr, cbs=RunFolder(out, ck))
-    if rank_distrib() == 0:
-        atomic_write(out/'model.pth', save=lambda p: torch.save(unwrap_model(learn.model).state_dict(), p))
+                          steps=steps, step=step, **opts)   # every argument, the data and the model checked
+    with (folder_lock(out, 'run folder') if lead else nullcontext()):
+        ck = _check_out(out, args, method, resume, force, final=True, replace=lead)   # again under the lock: now it is ours
+        if not resume and lead:
+            cfg = dict(args=args, root=root, eps_used=dataset_info(dataset).eps if eps is None else eps,
+                       arch_used=arch or dataset_info(dataset).default_arch, sensible_adv=sensible_adv.__version__,
+                       torch=torch.__version__, python=platform.python_version(), device=str(next(learn.model.parameters()).device),
+                       world_size=max(num_distrib(), 1), train_images_per_rank=len(learn.dls.train.dataset))
+            atomic_write(out/'config.json', json.dumps(cfg, indent=1))
+        if ck is not None: load_checkpoint(learn, ck)
+        start = 0 if ck is None else ck['epoch'] + 1
+        if start < epochs:
+            with (learn.no_bar() if quiet else nullcontext()), (learn.no_logging() if quiet else nullcontext()):
+                learn.fit_one_cycle(epochs, lr, cbs=[RunFolder(out, ck), StopOnNonFinite()])
+        if lead:
+            atomic_write(out/'model.pth', save=lambda p: torch.save(unwrap_model(learn.model).state_dict(), p))
+            if quiet: _echo(f"{out}: {_last_epoch(out)}")
     return learn
+
+def _check_out(out:Path, args:dict, method:str, resume:bool, force:bool,
+               final:bool=False,    # the check under the lock: return the checkpoint to resume from
+               replace:bool=False,  # this process may change the folder (clear it with `force`, tidy it on a resume)
+              ) -> dict|None:
+    "Refuse what the run folder `out` does not allow; the `final` check also clears it (`force`) or finds the checkpoint to resume from."
+    if resume:
+        old, opts = read_config(out)['args'], method_options(method)
+        skip = set(METHOD_DEFAULTS) - set(opts)     # options of other methods: not part of this run
+        diff = {k: (old.get(k), v) for k, v in args.items() if k not in skip and old.get(k) != v}
+        if diff: raise ValueError(f"`resume`: arguments differ from the run in {str(out)!r}: " +
+                                  ', '.join(f'{k} was {a!r}, now {b!r}' for k, (a, b) in diff.items()))
+        if not final: return None
+        if replace:
+            for t in out.rglob('.*.tmp'): t.unlink()    # what a killed write left behind
+        ck = last_checkpoint(out)
+        if ck is None and replace: print(f"resume: no finished epoch in {out}: training from epoch 0", file=sys.stderr)
+        return ck
+    if not replace: return None                 # a rank > 0: rank 0 alone refuses, or clears the folder
+    if out.exists() and not out.is_dir(): raise ValueError(f"`out`: {str(out)!r} is a file, not a folder; choose a folder for the run")
+    if out.exists() and any(p.name not in _HIDDEN for p in out.iterdir()) and not force:
+        raise FileExistsError(f"`out`: {str(out)!r} is not empty; pass --resume to continue the run there, "
+                              "--force to replace it, or choose another --out")
+    if final and replace:
+        for f in RUN_FILES: (out/f).unlink() if (out/f).is_file() else None
+        if (out/'checkpoints').is_dir():
+            for p in (out/'checkpoints').iterdir(): p.unlink()
+        writable_dir(out)
+    return None
+
+def _last_epoch(out:Path) -> str:
+    "The last line of a run's log as one line: its epoch and figures."
+    rows = list(csv.reader(io.StringIO((out/'history.csv').read_text()))) if (out/'history.csv').exists() else []
+    if len(rows) < 2: return 'no epoch trained'
+    return ', '.join(f"{k} {v}" if k == 'epoch' else f"{k} {float(v):.4g}" if v else f"{k} -" for k, v in zip(rows[0], rows[-1]) if k != 'time')
+
 
 # %% ../nbs/09_runs.ipynb #e587cf27
 def load_run_folder(ckpt) -> Path:
@@ -274,15 +283,20 @@ def load_run(ckpt,              # a run folder, or a `.pth` file inside one (its
     if not p.exists(): raise FileNotFoundError(f"`ckpt`: {str(p)!r} does not exist (expected a run folder written by `sensible_adv train`)")
     weights, folder = (p/'model.pth', p) if p.is_dir() else (p, load_run_folder(p))
     cfg = read_config(folder); a = cfg['args']
+    lost = [k for k in ('arch_used', 'eps_used') if k not in cfg] + [f'args.{k}' for k in ('dataset', 'width', 'seed') if k not in a]
+    if lost: raise ValueError(f"{folder/'config.json'} is corrupt: it lacks {', '.join(lost)} (a hand-edited config?); the run cannot be evaluated")
     if not weights.exists(): raise FileNotFoundError(f"`ckpt`: no weights at {str(weights)!r} (has the run finished? `--resume` completes it)")
     model = dataset_model(a['dataset'], cfg['arch_used'], a['width'])
     try: model.load_state_dict(_weights(weights))
-    except RuntimeError as e: raise ValueError(f"{weights}: weights do not fit the run's {cfg['arch_used']} ({str(e).splitlines()[0][:100]})") from None
+    except RuntimeError as e:
+        why = [l.strip() for l in str(e).splitlines()[1:] if l.strip()][:1] or [str(e)[:100]]
+        raise ValueError(f"{weights}: these weights are not those of the run's architecture {cfg['arch_used']!r} "
+                         f"(width {a['width']}): {why[0][:160]}") from None
     return model.to(get_device(device)).eval(), cfg
 
-def evaluate_run(ckpt:str=None,                # run folder (or a .pth inside it) written by `sensible_adv train` (required)
-                 attacks:str='fgsm,pgd20,cw,aa', # comma-separated attack names (`make_attack`): fgsm, pgdN, pgdNxR, cwN, deepfool, fab, spsa, square, aa; NAME@K: first K images only
-                 n:int=1000,                   # evaluate on this many validation images
+def evaluate_run(ckpt:str,                     # run folder (or a .pth inside it) written by `sensible_adv train`
+                 attacks:str='fgsm,pgd20,cw,aa', # comma-separated attack names: fgsm, pgdN, pgdNxR, cwN, deepfool, fab, spsa, square, aa (AutoAttack); NAME@K: that attack on the first K images only
+                 n:int=None,                   # test images evaluated (default: 1000, or all where the run's test split is smaller)
                  eps:float=None,               # radius (default: the run's training radius)
                  bs:int=256,                   # batch size
                  out:str=None,                 # folder for NAME.json/.md (default: the run folder)
@@ -295,21 +309,36 @@ def evaluate_run(ckpt:str=None,                # run folder (or a .pth inside it
                 ) -> 'pd.DataFrame':
     "Evaluate a trained run with trusted attacks and gradient-masking checks."
     if ckpt is None: raise ValueError("`ckpt` is required: the run folder written by `sensible_adv train --out DIR`")
-    check_int(n, 'n', lo=1); check_int(bs, 'bs', lo=1); check_name(name)
+    if n is not None: check_int(n, 'n', lo=1)
+    check_int(bs, 'bs', lo=1); check_name(name)
     specs = attack_list(attacks)
     model, cfg = load_run(ckpt, device)
     a = cfg['args']; eps = cfg['eps_used'] if eps is None else eps
-    folder = _writable_dir(out, 'out') if out else (Path(ckpt) if Path(ckpt).is_dir() else load_run_folder(ckpt))
-    refuse_overwrite([folder/f'{name}{ext}' for ext in ('.json', '.md', '.robustbench.json')], force, f"a report named {name!r}")
+    folder = writable_dir(out, 'out') if out else (Path(ckpt) if Path(ckpt).is_dir() else load_run_folder(ckpt))
+    files = [folder/f'{name}{ext}' for ext in ('.json', '.md', '.robustbench.json')]
+    refuse_overwrite(files, force, f"a report named {name!r}")
     for t, _ in specs:                           # unknown names fail here, before any work
         try: make_attack(t, eps)
         except OptionalDependencyError: pass     # the report skips it, with one line that says so
-    dls = get_dls(a['dataset'], root=root or cfg.get('root'), bs=bs, n_train=bs, n_valid=n, seed=a['seed'],
-                  device=get_device(device))
-    df = robustness_report(model, dls.valid, eps, attacks=specs, n=n, norm_stats=find_normalize(dls), seed=seed, verbose=not quiet)
-    save_report(df, folder, name, model_info=dict(architecture=cfg['arch_used'], dataset=a['dataset']))
-    print(report_markdown(df))
+    dls = _eval_dls(a, root or cfg.get('root'), bs, n, get_device(device))
+    with folder_lock(folder, 'run folder'):
+        refuse_overwrite(files, force, f"a report named {name!r}")    # again, under the lock
+        df = robustness_report(model, dls.valid, eps, attacks=specs, n=n, norm_stats=find_normalize(dls), seed=seed, verbose=not quiet)
+        save_report(df, folder, name, model_info=dict(architecture=cfg['arch_used'], dataset=a['dataset']), force=force)
+    _echo(report_markdown(df))
     return df
+
+EVAL_IMAGES = 1000      # test images `evaluate_run` scores by default
+
+def _eval_dls(a:dict, root, bs:int, n:int|None, device):
+    "The run's test images for an evaluation: a seeded subset of `n` (default `EVAL_IMAGES`, or all where the split is smaller)."
+    kw = dict(root=root, bs=bs, n_train=1, seed=a['seed'], device=device)   # the training loader is not used
+    try: return get_dls(a['dataset'], n_valid=n or EVAL_IMAGES, **kw)
+    except ValueError as e:
+        if '`n_valid` must be in' not in str(e): raise
+        if n is None: return get_dls(a['dataset'], n_valid=None, **kw)
+        raise ValueError(f"`n` (--n-valid, the number of test images) must be in {str(e).split(' in ', 1)[1].split(';')[0]} "
+                         f"for dataset {a['dataset']!r}; got {n}") from None
 
 
 # %% ../nbs/09_runs.ipynb #10f21766
@@ -353,6 +382,7 @@ def demo(out:str='sensible_report', # report folder: report.md, results.json and
          device:str='auto',         # auto, cpu, cuda, cuda:N or mps
          aa:bool=False,             # also run AutoAttack on a CPU (minutes per model there; always on with CUDA)
          force:bool=False,          # replace the report in --out
+         quiet:bool=False,          # print only the final line (where the report is)
         ) -> dict:
     "Train natural, PGD-AT, TRADES and sensible models offline, evaluate them, write a report."
     t0 = time.perf_counter()
@@ -363,16 +393,17 @@ def demo(out:str='sensible_report', # report folder: report.md, results.json and
         if v is not None: st[k] = check_int(v, k, lo=1)
     eps, info = st['eps'], dataset_info(dataset)
     refuse_overwrite([Path(out)/f for f in DEMO_FILES], force, f"a demo report in {str(out)!r}")
-    outp = _writable_dir(out)
-    print(f"sensible_adv demo on {offline_data_note(dataset)}")
-    print(f"  {dataset}: {st['n_train'] or 'all'} training images, {st['n_eval']} test images, "
+    outp = writable_dir(out)
+    say = (lambda s: None) if quiet else _echo
+    say(f"sensible_adv demo on {offline_data_note(dataset)}")
+    say(f"  {dataset}: {st['n_train'] or 'all'} training images, {st['n_eval']} test images, "
           f"{st['arch']}, eps={eps}, {st['epochs']} epochs per method, attacks: {', '.join(attacks)}")
     results, curves, models = {}, {}, {}
     for method in DEMO_METHODS:
         t = time.perf_counter()
         learn = build_learner(dataset, method, arch=st['arch'], eps=eps, bs=st['bs'], n_train=st['n_train'],
-                              n_valid=st['n_eval'], seed=seed, device=device, c=c)
-        with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(st['epochs'], st['lr'])
+                              n_valid=st['n_eval'], seed=seed, device=device, **({'c': c} if 'c' in method_options(method) else {}))
+        with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(st['epochs'], st['lr'], cbs=StopOnNonFinite())
         train_s = time.perf_counter() - t
         stats = find_normalize(learn.dls)
         df = robustness_report(learn.model, learn.dls.valid, eps, attacks=attacks, norm_stats=stats, seed=seed)
@@ -386,7 +417,7 @@ def demo(out:str='sensible_report', # report folder: report.md, results.json and
                                checks=df.attrs.get('checks', []), history=[list(map(float, v)) for v in learn.recorder.values])
         models[method] = (learn.model, stats)
         acc = {r['attack']: r['accuracy'] for r in results[method]['report']}
-        print(f"  {METHOD_NAMES[method]:<18} trained in {train_s:5.1f} s: " + ', '.join(f'{k} {v:.3f}' for k, v in acc.items() if 'unbounded' not in k))
+        say(f"  {METHOD_NAMES[method]:<18} trained in {train_s:5.1f} s: " + ', '.join(f'{k} {v:.3f}' for k, v in acc.items() if 'unbounded' not in k))
     # figures
     plot_eps_curves(curves, eps, outp / 'robustness_vs_eps.png', title=f'{dataset}, {st["arch"]}: robust accuracy vs radius')
     m, stats = models['sense']
@@ -401,7 +432,8 @@ def demo(out:str='sensible_report', # report folder: report.md, results.json and
                    curves=curves, wall_seconds=wall, torch=torch.__version__, sensible_adv=sensible_adv.__version__)
     atomic_write(outp / 'results.json', json.dumps(summary, indent=1))
     atomic_write(outp / 'report.md', _demo_markdown(summary, table))
-    print('\n' + table + f"\n\nwall time {wall:.0f} s; report written to {outp}/ (report.md, results.json, "
+    say('\n' + table)
+    _echo(f"wall time {wall:.0f} s; report written to {outp}/ (report.md, results.json, "
           "robustness_vs_eps.png, sensible_examples.png)")
     return summary
 

@@ -134,8 +134,8 @@ def test_make_attack_numbers_seeds_and_settings():
     with pytest.raises(ValueError, match=r'^`steps` must be in \[1, inf\)'): make_attack('pgd0')
     with pytest.raises(ValueError, match=r'^`restarts` must be in \[1, inf\)'): make_attack('pgd10x0')
     for bad in ('fgsm5', 'fab10x2', 'foo'):
-        with pytest.raises(ValueError, match=f"^unknown attack '{bad}'; allowed: autoattack, cw, deepfool, fab, fgsm, pgd, sensible, spsa, square, "
-                           r"pgd, cw, aa, pgdN, pgdNxR, cwN, cwNxR, deepfoolN, fabN, spsaN, squareN, sensibleN \(N steps or queries, R restarts\)$"):
+        with pytest.raises(ValueError, match=f"^unknown attack '{bad}'; allowed: aa, autoattack, cw, deepfool, fab, fgsm, pgd, sensible, spsa, square, "
+                           r"pgdN, pgdNxR, cwN, cwNxR, deepfoolN, fabN, spsaN, squareN, sensibleN \(N steps or queries, R restarts\)$"):
             make_attack(bad)
     f = make_attack(_fn, .2, norm='L2', bounds=(0., 2.))
     assert (f.eps, f.norm, f.bounds) == (.2, 'L2', (0., 2.))

@@ -665,7 +665,7 @@ def test_robustbench_info_and_files(tmp_path):
     assert 'budget' not in d['rows'][0] and d['rows'][1]['accuracy'] == 0.5
     bare = pd.DataFrame(df.drop(columns=['budget']).to_dict('records'))                # no attrs, no budget column
     pj, _ = save_report(bare, tmp_path / 'a' / 'b')                                   # parent folders made
-    save_report(bare, tmp_path / 'a' / 'b')                                           # an existing folder is fine
+    save_report(bare, tmp_path / 'a' / 'b', force=True)                               # an existing folder is fine
     assert json.loads(pj.read_text())['checks'] == [] and json.loads(pj.read_text())['config'] == {}
     sub = pd.concat([df, pd.DataFrame([dict(attack='AutoAttack @100', kind='autoattack', eps=8/255, accuracy=0.3, n=100,
                                             seconds=float('nan'), budget=1)])], ignore_index=True)

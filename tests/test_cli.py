@@ -49,7 +49,7 @@ def test_train_then_eval(tmp_path):
     (('train', '--c', '0'), '`c` must be in (0, 1]'),
     (('train', '--epochs', '0'), '`epochs`'),
     (('eval', '--ckpt', '/nonexistent/run'), 'does not exist'),
-    (('eval',), '`ckpt` is required'),
+    (('eval',), 'the following arguments are required: --ckpt'),
     (('train', '--dataset', 'cifar10', '--root', '/nonexistent/data'), '/nonexistent/data'),
     (('train', '--out', '/proc/forbidden/run'), '`out`: cannot write'),
     (('demo', '--dataset', 'cifar10'), "unknown `dataset` 'cifar10'"),

@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np, pytest, torch
 from sensible_adv.runs import (train, read_config, read_checkpoint, last_checkpoint, load_run, load_run_folder,
                                evaluate_run, rng_state, set_rng_state, check_name, refuse_overwrite, deferred_interrupt,
-                               demo, demo_table, DEMO_FILES, TRAIN_KEYS, _epochs_done, _writable_dir, _cell, _number,
+                               demo, demo_table, DEMO_FILES, TRAIN_KEYS, _epochs_done, _cell, _number,
                                _demo_markdown, _aa_note)
 from sensible_adv.data import digits_dls, DATASET_INFO
-from sensible_adv.core import Normalized
+from sensible_adv.core import Normalized, writable_dir as _writable_dir
 from sensible_adv.evaluate import pixel_batches
 from sensible_adv.callback import METHOD_NAMES
 import sensible_adv
@@ -44,7 +44,7 @@ def copy(run, tmp_path):
 
 # ---------------------------------------------------------------- what a finished run folder holds
 def test_run_folder_holds_config_log_checkpoints_and_weights(run):
-    assert sorted(p.name for p in run.iterdir()) == ['checkpoints', 'config.json', 'history.csv', 'model.pth']
+    assert sorted(p.name for p in run.iterdir()) == ['.lock', 'checkpoints', 'config.json', 'history.csv', 'model.pth']   # .lock: one writer at a time
     assert sorted(p.name for p in (run/'checkpoints').iterdir()) == ['epoch_0.pth', 'epoch_1.pth']
     cfg = json.loads((run/'config.json').read_text())
     assert set(cfg['args']) == set(TRAIN_KEYS)
@@ -164,7 +164,7 @@ def test_train_defaults_reach_the_learner_and_the_folder(tmp_path, monkeypatch, 
     a, k = seen['build']
     assert a == ('digits', 'sense') and k == dict(
         arch=None, width=None, eps=None, bs=128, n_train=None, n_valid=None, root=None, download=False, opt='adam', wd=5e-4,
-        seed=0, device='auto', steps=10, step=None, c=DEFAULT_C, beta=DEFAULT_BETA, tau=DEFAULT_TAU, warmup=DEFAULT_WARMUP, loss='ce')
+        seed=0, device='auto', steps=10, step=None, c=DEFAULT_C, warmup=DEFAULT_WARMUP, loss='ce')   # sense's options only
     assert seen['fit'] == (10, 3e-3)
     assert (tmp_path/'runs'/'run'/'model.pth').exists() and 'epoch' in capsys.readouterr().out   # not quiet: the table
 
@@ -172,14 +172,14 @@ def test_train_hands_every_argument_on_and_records_it(tmp_path, monkeypatch):
     import platform, sensible_adv
     seen = {}
     _spy_build(monkeypatch, seen)
-    given = dict(dataset='digits', method='trades', arch='digits_cnn', width=2, eps=.2, steps=3, step=.05, c=.3, beta=2.,
-                 tau=1, warmup=2, loss='kl', bs=16, opt='sgd', wd=1e-4, seed=5, n_train=32, n_valid=16, root='some/root', download=True)
+    given = dict(dataset='digits', method='trades', arch='digits_cnn', width=2, eps=.2, steps=3, step=.05, beta=2., bs=16, opt='sgd', wd=1e-4, seed=5, n_train=32, n_valid=16, root='some/root', download=True)
     train(epochs=1, lr=1e-3, out=str(tmp_path/'r'), device='cpu', quiet=True, **given)
     a, k = seen['build']
     assert a == ('digits', 'trades') and k == {**{n: v for n, v in given.items() if n not in ('dataset', 'method')}, 'device': 'cpu'}
     assert seen['fit'] == (1, 1e-3)
     cfg = read_config(tmp_path/'r')
-    assert cfg['args'] == {**{n: v for n, v in given.items() if n in TRAIN_KEYS}, 'epochs': 1, 'lr': 1e-3}
+    assert cfg['args'] == {**{n: v for n, v in given.items() if n in TRAIN_KEYS}, 'epochs': 1, 'lr': 1e-3,
+                           **dict.fromkeys(('c', 'tau', 'warmup', 'loss'))}     # options trades does not take: recorded as unused
     assert (cfg['root'], cfg['eps_used'], cfg['arch_used']) == ('some/root', .2, 'digits_cnn')
     assert (cfg['torch'], cfg['python'], cfg['sensible_adv']) == (torch.__version__, platform.python_version(), sensible_adv.__version__)
 
@@ -294,7 +294,7 @@ def test_load_run_errors_name_the_file(copy, tmp_path):
     torch.save({'w': Pickled()}, copy/'model.pth')
     with pytest.raises(ValueError, match='model.pth: unreadable weights'): load_run(copy)
     torch.save({'w': torch.zeros(2)}, copy/'model.pth')
-    with pytest.raises(ValueError, match=r"model.pth: weights do not fit the run's digits_cnn \(Error\(s\) in loading state_dict for DigitsCNN"): load_run(copy)
+    with pytest.raises(ValueError, match=r"model.pth: these weights are not those of the run's architecture 'digits_cnn' \(width None\): Missing key"): load_run(copy)
     (copy/'model.pth').unlink()
     with pytest.raises(FileNotFoundError, match=f"`ckpt`: no weights at '{copy}/model.pth' \\(has the run finished\\? `--resume` completes it\\)"): load_run(copy)
 
@@ -333,7 +333,8 @@ def test_evaluate_run_writes_a_report_and_never_replaces_one(copy, tmp_path):
     assert (tmp_path/'elsewhere'/'e0.json').exists() and not (copy/'e0.json').exists()
 
 def test_evaluate_run_refuses_bad_arguments_before_any_work(copy):
-    with pytest.raises(ValueError, match='^`ckpt` is required: the run folder written by `sensible_adv train --out DIR`$'): evaluate_run()
+    with pytest.raises(TypeError, match="missing 1 required positional argument: 'ckpt'"): evaluate_run()   # required, as on the command line
+    with pytest.raises(ValueError, match='^`ckpt` is required: the run folder written by `sensible_adv train --out DIR`$'): evaluate_run(None)
     with pytest.raises(ValueError, match='plain file name'): evaluate_run(str(copy), name='../x')
     with pytest.raises(ValueError, match="unknown attack 'deepfoo'"): evaluate_run(str(copy), attacks='pgd20,deepfoo', name='other')
     for kw, arg in ((dict(n=0), '`n`'), (dict(bs=0), '`bs`')):
@@ -353,7 +354,7 @@ def test_evaluate_run_passes_the_runs_settings_on(copy, tmp_path, monkeypatch):
     (copy/'config.json').write_text(json.dumps(cfg))                       # the digits ignore a root: only its passing is seen
     with redirect_stdout(io.StringIO()): evaluate_run(str(copy), attacks='fgsm', n=8, bs=4, seed=3, device='cpu', quiet=True)
     a, k = seen['get_dls']
-    assert a == ('digits',) and k == dict(root='recorded/root', bs=4, n_train=4, n_valid=8, seed=cfg['args']['seed'], device=torch.device('cpu'))
+    assert a == ('digits',) and k == dict(root='recorded/root', bs=4, n_train=1, n_valid=8, seed=cfg['args']['seed'], device=torch.device('cpu'))   # the training loader is not used
     a, k = seen['robustness_report']
     assert a[2] == cfg['eps_used'] and (k['n'], k['seed'], k['verbose']) == (8, 3, False) and k['attacks'] == [('fgsm', None)]
     from sensible_adv.evaluate import find_normalize
@@ -365,7 +366,7 @@ def test_evaluate_run_passes_the_runs_settings_on(copy, tmp_path, monkeypatch):
     assert seen['get_dls'][1]['root'] == 'given' and seen['robustness_report'][1]['verbose'] is True
     defaults = {k: v.default for k, v in inspect.signature(evaluate_run).parameters.items()}
     assert {k: defaults[k] for k in ('attacks', 'n', 'bs', 'seed', 'quiet', 'name', 'force')} == \
-           dict(attacks='fgsm,pgd20,cw,aa', n=1000, bs=256, seed=0, quiet=False, name='robustness', force=False)
+           dict(attacks='fgsm,pgd20,cw,aa', n=None, bs=256, seed=0, quiet=False, name='robustness', force=False)   # None: EVAL_IMAGES or all
 
 def test_evaluate_run_defaults(copy, monkeypatch):
     "Called with the run alone: the documented defaults reach the data and the report (which here runs FGSM on 4 images)."
@@ -376,9 +377,9 @@ def test_evaluate_run_defaults(copy, monkeypatch):
     def report(*a, **k): seen['report'] = k; return real_report(*a, **{**k, 'attacks': [('fgsm', None)], 'n': 4, 'verbose': False})
     monkeypatch.setattr(runs, 'get_dls', get_dls); monkeypatch.setattr(runs, 'robustness_report', report)
     with redirect_stdout(io.StringIO()): evaluate_run(str(copy))
-    assert seen['dls'] == dict(root=None, bs=256, n_train=256, n_valid=1000, seed=0, device=torch.device('cuda' if torch.cuda.is_available() else 'cpu'))
+    assert seen['dls'] == dict(root=None, bs=256, n_train=1, n_valid=1000, seed=0, device=torch.device('cuda' if torch.cuda.is_available() else 'cpu'))
     k = seen['report']
-    assert (k['attacks'], k['n'], k['seed'], k['verbose']) == (attack_list('fgsm,pgd20,cw,aa'), 1000, 0, True)
+    assert (k['attacks'], k['n'], k['seed'], k['verbose']) == (attack_list('fgsm,pgd20,cw,aa'), None, 0, True)   # all 1000 loaded
     assert (copy/'robustness.json').exists()
 
 def test_evaluate_run_refuses_to_overwrite_any_of_its_three_files(copy, tmp_path):
@@ -509,8 +510,9 @@ def test_demo_defaults_reach_the_training_and_the_report(tmp_path, monkeypatch):
     assert printed[:2] == [f"sensible_adv demo on {offline_data_note('digits')}",
         "  digits: all training images, 16 test images, digits_cnn, eps=0.1, 1 epochs per method, attacks: fgsm, pgd20"]
     assert [a for a, _ in seen['learner']] == [('digits', m) for m in ('natural', 'pgd', 'trades', 'sense')]
-    assert all(k == dict(arch='digits_cnn', eps=0.1, bs=32, n_train=None, n_valid=16, seed=0, device='auto', c=0.5) for _, k in seen['learner'])
-    assert seen['fit'] == [((1, 2e-3), {})] * 4
+    base = dict(arch='digits_cnn', eps=0.1, bs=32, n_train=None, n_valid=16, seed=0, device='auto')
+    assert [k for _, k in seen['learner']] == [base, base, base, {**base, 'c': 0.5}]      # c goes to the sensible method only
+    assert [(a, type(k['cbs']).__name__) for a, k in seen['fit']] == [((1, 2e-3), 'StopOnNonFinite')] * 4   # a diverged model is no result
     assert len(seen['norm']) == 4 and all(a is b for a, b in zip(seen['norm'], seen['dls']))
     assert [e for e, _, _ in seen['report']] == [0.1, [0.1 * k for k in (0.5, 2, 3)]] * 4   # the radius, then the curve's
     assert [k['attacks'] for _, k, _ in seen['report']] == [('fgsm', 'pgd20'), ('pgd20',)] * 4
