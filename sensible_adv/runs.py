@@ -198,7 +198,7 @@ def train(dataset:str='digits',  # dataset: one of `DATASETS` (digits, fashion_m
           epochs:int=10,          # training epochs (one-cycle schedule)
           arch:str=None,          # architecture, one of `ARCHS` (default: the dataset's usual one)
           width:int=None,         # width factor of the architecture
-          bs:int=128,             # batch size
+          bs:int=128,             # global batch size: images per step, all processes together (each of N takes bs/N)
           lr:float=3e-3,          # peak learning rate
           opt:str='adam',         # optimiser: adam or sgd (momentum 0.9)
           wd:float=5e-4,          # weight decay
@@ -243,12 +243,12 @@ def train(dataset:str='digits',  # dataset: one of `DATASETS` (digits, fashion_m
         cfg = dict(args=args, root=root, eps_used=dataset_info(dataset).eps if eps is None else eps,
                    arch_used=arch or dataset_info(dataset).default_arch, sensible_adv=sensible_adv.__version__,
                    torch=torch.__version__, python=platform.python_version(), device=str(next(learn.model.parameters()).device),
-                   world_size=max(num_distrib(), 1), train_images_per_rank=len(learn.dls.train.dataset))
+                   **distributed_config(bs, len(learn.dls.train.dataset)))
         atomic_write(out/'config.json', json.dumps(cfg, indent=1))
     if ck is not None: load_checkpoint(learn, ck)
     start = 0 if ck is None else ck['epoch'] + 1
     if start < epochs:
-        with (learn.no_bar() if quiet else nullcontext()), (learn.no_logging() if quiet else nullcontext()):
+        with (learn.no_bar() if quiet or rank_distrib() else nullcontext()), (learn.no_logging() if quiet else nullcontext()):
             learn.fit_one_cycle(epochs, lr, cbs=RunFolder(out, ck))
     if rank_distrib() == 0:
         atomic_write(out/'model.pth', save=lambda p: torch.save(unwrap_model(learn.model).state_dict(), p))
