@@ -8,6 +8,7 @@ import torch, torch.nn.functional as F
 from torch import nn, Tensor
 from fastcore.basics import store_attr, patch
 from fastai.callback.core import Callback
+from fastai.torch_core import num_distrib
 from fastai.callback.fp16 import MixedPrecision
 from fastai.learner import Learner, Metric
 from .core import *
@@ -59,6 +60,12 @@ class AdversarialCallback(Callback):
         return None if n is None or key not in self._sums else (self._sums[key] / n).item()
     def _add(self, **kw):
         for k, v in kw.items(): self._sums[k] = self._sums[k] + v if k in self._sums else v.detach().float()
+    def _sum_over_ranks(self):
+        "Under DDP, sum the epoch's statistics over the processes (one all-reduce per epoch): every rank logs the whole job's."
+        if num_distrib() <= 1 or not torch.distributed.is_initialized() or not self._sums: return
+        ks = sorted(self._sums)
+        t = torch.stack([self._sums[k] for k in ks]); torch.distributed.all_reduce(t)
+        self._sums = dict(zip(ks, t))
 
     # --- fit-level state
     def before_fit(self):      # also called by `learn.validate`/`get_preds`: their statistics columns stay empty
@@ -75,6 +82,7 @@ class AdversarialCallback(Callback):
         self._sums = {}
         if self.uses_clean and self._old_lf is None: self._old_lf, self.learn.loss_func = self.learn.loss_func, self._loss_func
     def after_train(self):
+        self._sum_over_ranks()
         if self._old_lf is not None: self.learn.loss_func, self._old_lf = self._old_lf, None
     def after_cancel_train(self): self.after_train()
     def after_cancel_fit(self): self.after_train(); self.after_fit()

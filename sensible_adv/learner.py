@@ -13,7 +13,7 @@ import torch.distributed as dist
 from fastai.callback.core import Callback
 from fastai.torch_core import rank_distrib, num_distrib
 from fastcore.basics import noop, patch
-from fastai.callback.progress import ProgressCallback
+from fastai.callback.progress import ProgressCallback, CSVLogger
 from fastai.learner import Learner
 from fastai.metrics import accuracy
 from fastai.optimizer import SGD, Adam
@@ -110,7 +110,7 @@ def _rank0_int(v:int) -> int:
     return int(t.item())
 
 class DistributedRun(Callback):
-    "For each fit under `torchrun`: wrap the model in `DistributedDataParallel` and train each rank on its `shard_dl`; ranks > 0 log nothing; after the fit the learner is as it was."
+    "For each fit under `torchrun`: wrap the model in `DistributedDataParallel`, train each rank on its `shard_dl`, log on rank 0 only; after the fit the learner is as it was."
     order = 11    # as fastai's `DistributedTrainer`
     def before_fit(self):
         if num_distrib() <= 1 or not dist.is_initialized(): return    # a plain process (e.g. after `load_learner`): nothing to do
@@ -119,7 +119,9 @@ class DistributedRun(Callback):
         sdl = shard_dl(self.dls.train, seed=_rank0_int(self.dls.train.rng.randint(0, 2**31 - 1)))  # rank 0's seed: one shuffle for all
         self.learn.dls.loaders = [sdl] + list(self.dls.loaders[1:])    # the validation set is whole on every rank
         self.learn.model = nn.parallel.DistributedDataParallel(self.model, device_ids=[dev] if dev.type == 'cuda' else None)
-        if rank_distrib(): self.learn.logger = noop
+        if rank_distrib():                    # one progress table, one CSV log: rank 0's (fastai sets `run` back after the fit)
+            self.learn.logger = noop
+            for cb in self.cbs.filter(lambda c: isinstance(c, (ProgressCallback, CSVLogger))): cb.run = False
     def after_fit(self):
         if not hasattr(self, '_saved'): return
         model, loaders, logger = self._saved
@@ -129,15 +131,11 @@ class DistributedRun(Callback):
 @patch
 @contextmanager
 def ddp_ctx(self:Learner):
-    "Context: fit this learner on every process `torchrun` started (`DistributedRun`; no progress bar on ranks > 0); afterwards it is a plain learner."
+    "Context: fit this learner on every process `torchrun` started (`DistributedRun`); afterwards it is a plain learner again."
     init_distributed()
-    had_bar = hasattr(self, 'progress')
     self.add_cb(DistributedRun())
-    if rank_distrib() and had_bar: self.remove_cb(ProgressCallback)
     try: yield self
-    finally:
-        self.remove_cb(DistributedRun)
-        if had_bar and not hasattr(self, 'progress'): self.add_cb(ProgressCallback())
+    finally: self.remove_cb(DistributedRun)
 
 def distributed_config(bs:int,       # the global batch size
                        n_train:int,  # training images, all ranks together

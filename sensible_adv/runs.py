@@ -248,7 +248,7 @@ def train(dataset:str='digits',  # dataset: one of `DATASETS` (digits, fashion_m
     if ck is not None: load_checkpoint(learn, ck)
     start = 0 if ck is None else ck['epoch'] + 1
     if start < epochs:
-        with (learn.no_bar() if quiet or rank_distrib() else nullcontext()), (learn.no_logging() if quiet else nullcontext()):
+        with (learn.no_bar() if quiet else nullcontext()), (learn.no_logging() if quiet else nullcontext()):
             learn.fit_one_cycle(epochs, lr, cbs=RunFolder(out, ck))
     if rank_distrib() == 0:
         atomic_write(out/'model.pth', save=lambda p: torch.save(unwrap_model(learn.model).state_dict(), p))
