@@ -264,3 +264,23 @@ class RobustAccuracy(Metric):
         return (c[0] / c[1]).item() if c[1] > 0 else None
     @property
     def name(self): return self._name
+
+# %% ../nbs/04_callback.ipynb #2381e1ed
+@patch
+def show_adv_results(self:Learner,
+                     n:int=8,               # images shown
+                     eps:float|None=None,   # radius, pixel units (default: the learner's adversarial callback's)
+                     c:float|None=None,     # sensible threshold (default: the sensible callback's, else `DEFAULT_C`)
+                     dl=None,               # where the batch comes from (default: `self.dls.valid`)
+                     path=None,             # also save the figure here (PNG)
+                     title:str='') -> 'plt.Figure':
+    "Like `show_results`, under attack: clean, PGD and sensible examples of one of this learner's batches, with true label, prediction and probability."
+    cbs = [cb for cb in self.cbs if isinstance(cb, AdversarialCallback)]
+    if eps is None and not cbs: raise ValueError("`eps` is required: this learner has no adversarial training callback to take it from")
+    eps = cbs[0].attack.eps if eps is None else eps
+    if c is None: c = getattr(cbs[0].attack, 'c', DEFAULT_C) if cbs else DEFAULT_C
+    dl = self.dls.valid if dl is None else dl
+    if getattr(dl, 'n', None) == 0: raise ValueError("`dl` is empty (a learner from `load_learner` has no data): pass `dl=learn.dls.test_dl(items, with_labels=True)`")
+    b = dl.one_batch()
+    if len(b) < 2: raise ValueError("`dl` yields inputs without labels: build it with them, e.g. `learn.dls.test_dl(items, with_labels=True)`")
+    return plot_sensible_grid(self, b[0], b[1], eps, c, path=path, title=title, n=n)
