@@ -1,7 +1,7 @@
 """A fastai user's own pipeline on two processes, then deployed: `ImageDataLoaders.from_folder` with augmentation and
 `Normalize`, the sensible callback and `RobustAccuracy`, fitted inside `learn.ddp_ctx()` by 2 gloo processes
 (`torch.multiprocessing`, loopback, CPU); then `export`, and `load_learner` + `predict` + `get_preds` +
-`robustness_report(test_dl)` in a fresh plain process.
+`robustness_report(test_dl)` + `show_adv_results` in a fresh plain process.
 
 Checked: each rank trains on a disjoint shard of the images with half of the global batch; the ranks end with equal
 weights; one `history.csv` (rank 0's); every logged figure is the same on both ranks (the all-rank figure: the
@@ -99,6 +99,7 @@ _DEPLOY = textwrap.dedent("""
         try: robustness_report(learn, dl, 0.1, attacks=('fgsm',), sanity=False, verbose=False); errors.append('')
         except ValueError as e: errors.append(str(e))
     df = robustness_report(learn, learn.dls.test_dl(items, with_labels=True), 0.1, attacks=('fgsm', 'pgd10'), sanity=False, verbose=False)
+    learn.show_adv_results(n=4, dl=learn.dls.test_dl(items, with_labels=True), path=out/'adv.png')   # eps and c: the callback's
     print(json.dumps(dict(label=str(label), p=float(probs.max()), preds=list(preds.shape), acc=float((preds.argmax(1) == targs).float().mean()),
                           report=df.accuracy.tolist(), n=int(df.n.iloc[0]), errors=errors,
                           cbs=[type(c).__name__ for c in learn.cbs], model=type(learn.model).__name__)))
@@ -135,11 +136,12 @@ def test_fastai_pipeline_on_two_processes_then_deployed(tmp_path):
         assert 'DistributedRun' not in r['cbs'] and r['model'] == 'Sequential' and r['train_n'] == N_TRAIN, r['cbs']
     env = {k: v for k, v in os.environ.items() if k not in ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_ADDR', 'MASTER_PORT')}
     p = subprocess.run([sys.executable, '-c', _DEPLOY, str(out), str(path)], capture_output=True, text=True, timeout=180,
-                       env={**env, 'OMP_NUM_THREADS': '1', 'PYTHONPATH': os.pathsep.join(sys.path)})
+                       env={**env, 'OMP_NUM_THREADS': '1', 'MPLBACKEND': 'Agg', 'PYTHONPATH': os.pathsep.join(sys.path)})
     assert p.returncode == 0, p.stderr[-3000:]
     d = json.loads(p.stdout.strip().splitlines()[-1])
     assert d['label'] in [str(i) for i in range(10)] and 0.1 <= d['p'] <= 1 and d['preds'] == [24, 10], d
     assert d['model'] == 'Sequential' and 'DistributedRun' not in d['cbs'] and 'SensibleAdversarialTraining' in d['cbs']
     assert 'has no validation data' in d['errors'][0] and 'with_labels=True' in d['errors'][0], d['errors']
     assert 'without labels' in d['errors'][1], d['errors']
+    assert (out/'adv.png').stat().st_size > 1000                   # clean / PGD / sensible rows of the loaded learner's batch
     assert d['n'] == 24 and abs(d['report'][0] - d['acc']) < 1e-6 and d['report'][2] <= d['report'][1] <= d['report'][0], d
