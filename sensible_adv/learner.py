@@ -133,9 +133,11 @@ class DistributedRun(Callback):
 def ddp_ctx(self:Learner):
     "Context: fit this learner on every process `torchrun` started (`DistributedRun`); afterwards it is a plain learner again."
     init_distributed()
-    self.add_cb(DistributedRun())
+    cb = None if self.cbs.filter(lambda c: isinstance(c, DistributedRun)) else DistributedRun()   # one is enough (`build_learner`'s)
+    if cb is not None: self.add_cb(cb)
     try: yield self
-    finally: self.remove_cb(DistributedRun)
+    finally:
+        if cb is not None: self.remove_cb(cb)
 
 def distributed_config(bs:int,       # the global batch size
                        n_train:int,  # training images, all ranks together
