@@ -98,6 +98,8 @@ def shard_dl(dl,                    # a fastai training `DataLoader` (any: `Imag
     "This rank's part of `dl`: a disjoint shard, reshuffled each epoch, in batches of `bs_per_process(dl.bs, world)`; same transforms."
     rank, world = (rank_distrib() if rank is None else rank), (max(num_distrib(), 1) if world is None else world)
     check_int(rank, 'rank', lo=0, hi=world - 1)
+    if not getattr(dl, 'indexed', False) or dl.n is None:
+        raise TypeError(f"`dl`: sharding needs a fastai DataLoader over an indexed dataset of known length; got {type(dl).__name__}")
     get = _ShardIdxs(dl.n, rank, world, dl.shuffle)
     get.dl = sdl = dl.new(n=-(-dl.n // world), bs=bs_per_process(dl.bs, world), get_idxs=get)
     sdl.rng = random.Random(seed)
