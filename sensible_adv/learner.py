@@ -98,8 +98,8 @@ def shard_dl(dl,                    # a fastai training `DataLoader` (any: `Imag
     "This rank's part of `dl`: a disjoint shard, reshuffled each epoch, in batches of `bs_per_process(dl.bs, world)`; same transforms."
     rank, world = (rank_distrib() if rank is None else rank), (max(num_distrib(), 1) if world is None else world)
     check_int(rank, 'rank', lo=0, hi=world - 1)
-    if not getattr(dl, 'indexed', False) or dl.n is None:
-        raise TypeError(f"`dl`: sharding needs a fastai DataLoader over an indexed dataset of known length; got {type(dl).__name__}")
+    if not getattr(dl, 'indexed', False) or not dl.n:
+        raise TypeError(f"`dl`: sharding needs a fastai DataLoader over a non-empty indexed dataset of known length; got {type(dl).__name__}")
     get = _ShardIdxs(dl.n, rank, world, dl.shuffle)
     get.dl = sdl = dl.new(n=-(-dl.n // world), bs=bs_per_process(dl.bs, world), get_idxs=get)
     sdl.rng = random.Random(seed)
@@ -115,7 +115,10 @@ class DistributedRun(Callback):
     "For each fit under `torchrun`: wrap the model in `DistributedDataParallel`, train each rank on its `shard_dl`, log on rank 0 only; after the fit the learner is as it was."
     order = 11    # as fastai's `DistributedTrainer`
     def before_fit(self):
-        if num_distrib() <= 1 or not dist.is_initialized(): return    # a plain process (e.g. after `load_learner`): nothing to do
+        if num_distrib() <= 1: return      # a plain process (e.g. after `load_learner`, or `finish_distributed`): nothing to do
+        if not dist.is_initialized():      # else every rank would train alone on all the data, silently
+            raise RuntimeError(f"started as one of {num_distrib()} processes, but this process has joined no process group: "
+                               "call `init_distributed()` first (`learn.ddp_ctx()` and `build_learner` do)")
         dev = next(self.model.parameters()).device
         self._saved = self.learn.model, list(self.dls.loaders), self.learn.logger
         sdl = shard_dl(self.dls.train, seed=_rank0_int(self.dls.train.rng.randint(0, 2**31 - 1)))  # rank 0's seed: one shuffle for all
