@@ -228,7 +228,8 @@ def robustness_report(model,                     # nn.Module (takes pixels, or n
                 if pb is not None: pb.update(min(bi * len(jobs) + j + 1, pb.total))
             seen += len(x)
     if pb is not None and pb.last_v is not None: pb.update(pb.total)
-    if not clean: raise ValueError("`dl` yielded no examples (for a learner from `load_learner`, pass `learn.dls.test_dl(items, with_labels=True)`)")
+    if not clean: raise ValueError("`dl` yielded no examples" + (" (for a learner from `load_learner`, pass `learn.dls.test_dl(items, with_labels=True)`)"
+                                                                 if _is_learner(model) else ''))
     ok = torch.cat(clean)
     df = _report_rows(ok, jobs, per, secs)
     df.attrs['checks'] = sanity_checks(df, tol, tol_zero, gap) if sanity else []
@@ -236,7 +237,7 @@ def robustness_report(model,                     # nn.Module (takes pixels, or n
     aa = [j['attack'] for j in jobs if j['kind'] == 'autoattack']
     df.attrs['config'] = dict(norm=norm, bounds=list(bounds), n=len(ok), n_requested=n, seed=seed, eval_mode=True,
                               attacks=[f"{s}@{k}" if k else str(s) for s, k in attack_list(attacks)], skipped=skipped, libraries=libs,
-                              autoattack=None if not aa else f"torchattacks {libs['torchattacks']}" if isinstance(aa[0], AutoAttack) else aa[0].label)
+                              autoattack=None if not aa else f"torchattacks {libs['torchattacks']}" if isinstance(aa[0], AutoAttack) else f"{type(aa[0]).__name__} {aa[0].label}")
     return df
 
 def _report_rows(ok:Tensor, jobs:list, per:list, secs:list) -> pd.DataFrame:
