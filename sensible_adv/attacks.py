@@ -574,6 +574,8 @@ def _is_torchattacks(obj) -> bool:
     "Whether `obj` is an attack object of the torchattacks package (checked without importing it)."
     return type(obj).__module__.split('.')[0] == 'torchattacks' and hasattr(obj, 'forward')
 
+_TA_KINDS = {'AutoAttack': 'autoattack', 'FGSM': 'fgsm', 'PGD': 'pgd', 'PGDL2': 'pgd'}   # torchattacks class -> `Attack.kind`
+
 class TorchattacksAttack(Attack):
     "A torchattacks attack object as an `Attack`: run against the model being attacked, with our checks and exact threat ball."
     def __init__(self, atk,               # a torchattacks attack (e.g. `torchattacks.PGD(model, eps=8/255)`)
@@ -590,6 +592,8 @@ class TorchattacksAttack(Attack):
 
     @property
     def label(self): return f"torchattacks {getattr(self.atk, 'attack', type(self.atk).__name__)}"
+    @property
+    def kind(self): return _TA_KINDS.get(type(self.atk).__name__, 'other')   # its AutoAttack is checked and filed as AutoAttack
 
     def perturb(self, model, x, y):
         bound = self.atk.model

@@ -9,6 +9,7 @@ import torch, torch.nn.functional as F
 from torch import nn, Tensor
 from fastcore.basics import store_attr, patch
 from fastai.callback.core import Callback
+from fastai.torch_core import num_distrib
 from fastai.callback.fp16 import MixedPrecision
 from fastai.learner import Learner, Metric
 from .core import *
@@ -94,6 +95,12 @@ class AdversarialCallback(Callback):
         return None if n is None or key not in self._sums else (self._sums[key] / n).item()
     def _add(self, **kw):
         for k, v in kw.items(): self._sums[k] = self._sums[k] + v if k in self._sums else v.detach().float()
+    def _sum_over_ranks(self):
+        "Under DDP, sum the epoch's statistics over the processes (one all-reduce per epoch): every rank logs the whole job's."
+        if num_distrib() <= 1 or not torch.distributed.is_initialized() or not self._sums: return
+        ks = sorted(self._sums)
+        t = torch.stack([self._sums[k] for k in ks]); torch.distributed.all_reduce(t)
+        self._sums = dict(zip(ks, t))
 
     # --- fit-level state
     def before_fit(self):      # also called by `learn.validate`/`get_preds`: their statistics columns stay empty
@@ -113,6 +120,7 @@ class AdversarialCallback(Callback):
         self._sums = {}; self._outside.reset()
         if self.uses_clean and self._old_lf is None: self._old_lf, self.learn.loss_func = self.learn.loss_func, self._loss_func
     def after_train(self):
+        self._sum_over_ranks()
         if self._old_lf is not None: self.learn.loss_func, self._old_lf = self._old_lf, None
         b = self._outside.read(); self._outside.reset()
         if b is not None:
@@ -306,3 +314,23 @@ class RobustAccuracy(Metric):
         return (c[0] / c[1]).item() if c[1] > 0 else None
     @property
     def name(self): return self._name
+
+# %% ../nbs/04_callback.ipynb #2381e1ed
+@patch
+def show_adv_results(self:Learner,
+                     n:int=8,               # images shown
+                     eps:float|None=None,   # radius, pixel units (default: the learner's adversarial callback's)
+                     c:float|None=None,     # sensible threshold (default: the sensible callback's, else `DEFAULT_C`)
+                     dl=None,               # where the batch comes from (default: `self.dls.valid`)
+                     path=None,             # also save the figure here (PNG)
+                     title:str='') -> 'plt.Figure':
+    "Like `show_results`, under attack: clean, PGD and sensible examples of one of this learner's batches, with true label, prediction and probability."
+    cbs = [cb for cb in self.cbs if isinstance(cb, AdversarialCallback)]
+    if eps is None and not cbs: raise ValueError("`eps` is required: this learner has no adversarial training callback to take it from")
+    eps = cbs[0].attack.eps if eps is None else eps
+    if c is None: c = getattr(cbs[0].attack, 'c', DEFAULT_C) if cbs else DEFAULT_C
+    dl = self.dls.valid if dl is None else dl
+    if getattr(dl, 'n', None) == 0: raise ValueError("`dl` is empty (a learner from `load_learner` has no data): pass `dl=learn.dls.test_dl(items, with_labels=True)`")
+    b = dl.one_batch()
+    if len(b) < 2: raise ValueError("`dl` yields inputs without labels: build it with them, e.g. `learn.dls.test_dl(items, with_labels=True)`")
+    return plot_sensible_grid(self, b[0], b[1], eps, c, path=path, title=title, n=n)

@@ -43,6 +43,8 @@ def pixel_batches(dl,                   # DataLoader, fastai DataLoader, or a pa
     stats = _loader_stats(dl)
     seen = 0
     for b in batches:
+        if len(b) < 2: raise ValueError("`dl` yields inputs without labels, and robust accuracy needs the true labels: "
+                                        "build it with them, e.g. `learn.dls.test_dl(items, with_labels=True)`")
         if n is not None and seen >= n: break
         xb, yb = _plain(b[0]), _plain(b[1])
         if isinstance(yb, Tensor) and yb.dtype in (torch.int32, torch.int16, torch.int8, torch.uint8): yb = yb.long()
@@ -212,6 +214,9 @@ def robustness_report(model,                     # nn.Module (takes pixels, or n
     if dl is None:
         if not _is_learner(model): raise ValueError("`dl` is required unless `model` is a Learner (then `learn.dls.valid` is used)")
         dl = model.dls.valid
+        if getattr(dl, 'n', None) == 0:
+            raise ValueError("`dl` is required: this Learner has no validation data (a learner from `load_learner` has empty "
+                             "DataLoaders); pass labelled data, e.g. `learn.dls.test_dl(items, with_labels=True)`")
     check_choice(norm, 'norm', NORMS); bounds = check_bounds(bounds)
     n = None if n is None else check_int(n, 'n', lo=1)
     check_int(bs, 'bs', lo=1)
@@ -249,7 +254,8 @@ def robustness_report(model,                     # nn.Module (takes pixels, or n
                 if pb is not None: pb.update(min(bi * len(jobs) + j + 1, pb.total))
             seen += len(x)
     if pb is not None and pb.last_v is not None: pb.update(pb.total)
-    if not clean: raise ValueError("`dl` yielded no examples")
+    if not clean: raise ValueError("`dl` yielded no examples" + (" (for a learner from `load_learner`, pass `learn.dls.test_dl(items, with_labels=True)`)"
+                                                                 if _is_learner(model) else ''))
     ok = torch.cat(clean)
     df = _report_rows(ok, jobs, per, secs)
     df.attrs['checks'] = sanity_checks(df, tol, tol_zero, gap) if sanity else []
@@ -296,7 +302,7 @@ from fastai.learner import Learner
 @patch
 def robustness_report(self:Learner, dl=None, eps=8/255, **kwargs) -> pd.DataFrame:
     "`robustness_report` for this learner (pixel-space attacks; `dl` defaults to `self.dls.valid`)."
-    return robustness_report(self, dl if dl is not None else self.dls.valid, eps, **kwargs)
+    return robustness_report(self, dl, eps, **kwargs)
 
 # %% ../nbs/07_evaluate.ipynb #ed8323b4
 def report_markdown(df:pd.DataFrame) -> str:

@@ -5,13 +5,15 @@
 # %% ../nbs/08_learner.ipynb #6f073dd5
 from __future__ import annotations
 from functools import partial
-import gc, inspect, os
+import gc, inspect, os, random
+from contextlib import contextmanager
 import torch
 from torch import nn
 import torch.distributed as dist
 from fastai.callback.core import Callback
 from fastai.torch_core import rank_distrib, num_distrib
-from fastcore.basics import noop
+from fastcore.basics import noop, patch
+from fastai.callback.progress import ProgressCallback, CSVLogger
 from fastai.learner import Learner
 from fastai.metrics import accuracy
 from fastai.optimizer import SGD, Adam
@@ -23,7 +25,7 @@ from .models import *
 
 # %% auto #0
 __all__ = ['METHOD_DEFAULTS', 'method_options', 'method_settings', 'method_callbacks', 'init_distributed', 'finish_distributed',
-           'DistributedRun', 'shard_train', 'dataset_model', 'build_learner']
+           'bs_per_process', 'shard_dl', 'DistributedRun', 'distributed_config', 'dataset_model', 'build_learner']
 
 # %% ../nbs/08_learner.ipynb #c556c8ba
 def method_options(method:str) -> tuple:
@@ -80,25 +82,87 @@ def finish_distributed(ok:bool=True, # whether this rank's work succeeded
     gc.collect()           # free what still holds the group (a DDP wrapper in a reference cycle) while Python is whole:
     dist.barrier()         # freed at interpreter exit instead, gloo's threads can abort the process (SIGABRT)
     dist.destroy_process_group(); gc.collect()
+    os.environ['WORLD_SIZE'] = '1'  # fastai gathers metrics whenever WORLD_SIZE > 1: from here this is a plain process
+
+def bs_per_process(bs:int,             # the global batch size: images per optimiser step, all processes together
+                   world:int|None=None, # number of processes (default: `num_distrib()`, 1 outside `torchrun`)
+                  ) -> int:
+    "Each process's share of the global batch `bs`; refused unless the processes can share it evenly."
+    world = max(num_distrib(), 1) if world is None else check_int(world, 'world', lo=1)
+    if check_int(bs, 'bs', lo=1) % world:
+        raise ValueError(f"`bs` is the global batch size, split evenly over the {world} processes; got {bs}, "
+                         f"not a multiple of {world} (e.g. {max(bs // world, 1) * world})")
+    return bs // world
+
+class _ShardIdxs:
+    "A training shard's `get_idxs`: a permutation from the loader's `rng` (the same on every rank), padded to a multiple of `world`, every `world`-th from `rank`."
+    def __init__(self, n, rank, world, shuffle): self.n, self.rank, self.world, self.shuffle, self.dl = n, rank, world, shuffle, None
+    def __call__(self):
+        idxs = self.dl.rng.sample(range(self.n), self.n) if self.shuffle else list(range(self.n))
+        padded = -(-self.n // self.world) * self.world       # as fastai's `DistributedDL`: repeat a few so all ranks take as many
+        idxs += (idxs * (padded // self.n + 1))[:padded - self.n]
+        return idxs[self.rank::self.world]
+
+def shard_dl(dl,                    # a fastai training `DataLoader` (any: `ImageDataLoaders`, the library's own, ...)
+             rank:int|None=None,    # this process's rank (default: `rank_distrib()`)
+             world:int|None=None,   # number of processes (default: `num_distrib()`)
+             seed:int=0,            # seeds the shuffles: must be the same on every rank
+            ):
+    "This rank's part of `dl`: a disjoint shard, reshuffled each epoch, in batches of `bs_per_process(dl.bs, world)`; same transforms."
+    rank, world = (rank_distrib() if rank is None else rank), (max(num_distrib(), 1) if world is None else world)
+    check_int(rank, 'rank', lo=0, hi=world - 1)
+    if not getattr(dl, 'indexed', False) or not dl.n:
+        raise TypeError(f"`dl`: sharding needs a fastai DataLoader over a non-empty indexed dataset of known length; got {type(dl).__name__}")
+    get = _ShardIdxs(dl.n, rank, world, dl.shuffle)
+    get.dl = sdl = dl.new(n=-(-dl.n // world), bs=bs_per_process(dl.bs, world), get_idxs=get)
+    sdl.rng = random.Random(seed)
+    return sdl
+
+def _rank0_int(v:int) -> int:
+    "Rank 0's `v`, on every rank."
+    t = torch.tensor([v], dtype=torch.int64, device='cuda' if dist.get_backend() == 'nccl' else 'cpu')
+    dist.broadcast(t, 0)
+    return int(t.item())
 
 class DistributedRun(Callback):
-    "Wrap the model in `DistributedDataParallel` for the fit (order 11, as fastai's `DistributedTrainer`); ranks > 0 log nothing."
-    order = 11
+    "For each fit under `torchrun`: wrap the model in `DistributedDataParallel`, train each rank on its `shard_dl`, log on rank 0 only; after the fit the learner is as it was."
+    order = 11    # as fastai's `DistributedTrainer`
     def before_fit(self):
+        if num_distrib() <= 1: return      # a plain process (e.g. after `load_learner`, or `finish_distributed`): nothing to do
+        if not dist.is_initialized():      # else every rank would train alone on all the data, silently
+            raise RuntimeError(f"started as one of {num_distrib()} processes, but this process has joined no process group: "
+                               "call `init_distributed()` first (`learn.ddp_ctx()` and `build_learner` do)")
         dev = next(self.model.parameters()).device
+        self._saved = self.learn.model, list(self.dls.loaders), self.learn.logger
+        sdl = shard_dl(self.dls.train, seed=_rank0_int(self.dls.train.rng.randint(0, 2**31 - 1)))  # rank 0's seed: one shuffle for all
+        self.learn.dls.loaders = [sdl] + list(self.dls.loaders[1:])    # the validation set is whole on every rank
         self.learn.model = nn.parallel.DistributedDataParallel(self.model, device_ids=[dev] if dev.type == 'cuda' else None)
-        if rank_distrib(): self._logger, self.learn.logger = self.learn.logger, noop
+        if rank_distrib():                    # one progress table, one CSV log: rank 0's (fastai sets `run` back after the fit)
+            self.learn.logger = noop
+            for cb in self.cbs.filter(lambda c: isinstance(c, (ProgressCallback, CSVLogger))): cb.run = False
     def after_fit(self):
-        self.learn.model = self.learn.model.module
-        if rank_distrib(): self.learn.logger = self._logger
+        if not hasattr(self, '_saved'): return
+        model, loaders, logger = self._saved
+        self.learn.model, self.learn.dls.loaders, self.learn.logger = model, loaders, logger
+        del self._saved                                    # nothing distributed stays behind (`export` pickles the callbacks)
 
-def shard_train(dls, rank:int, world:int, seed:int=0):
-    "Give this rank its shard of `dls`' training set: every `world`-th image of a seeded permutation."
-    ds = dls.train.dataset
-    if not isinstance(ds, ArrayDataset): raise TypeError(f"sharding needs the library's `ArrayDataset`; got {type(ds).__name__}")
-    idx = torch.randperm(len(ds), generator=torch.Generator().manual_seed(seed))[rank::world].sort().values
-    dls.loaders[0] = dls.train.new(ArrayDataset(ds.x[idx], ds.y[idx], ds.vocab, ds.split_idx))
-    return dls
+@patch
+@contextmanager
+def ddp_ctx(self:Learner):
+    "Context: fit this learner on every process `torchrun` started (`DistributedRun`); afterwards it is a plain learner again."
+    init_distributed()
+    cb = None if self.cbs.filter(lambda c: isinstance(c, DistributedRun)) else DistributedRun()   # one is enough (`build_learner`'s)
+    if cb is not None: self.add_cb(cb)
+    try: yield self
+    finally:
+        if cb is not None: self.remove_cb(cb)
+
+def distributed_config(bs:int,       # the global batch size
+                       n_train:int,  # training images, all ranks together
+                      ) -> dict:
+    "What a run folder's `config.json` records of the processes: `world_size`, `bs_per_process`, `train_images_per_rank`."
+    world = max(num_distrib(), 1)
+    return dict(world_size=world, bs_per_process=bs_per_process(bs, world), train_images_per_rank=-(-n_train // world))
 
 # %% ../nbs/08_learner.ipynb #35a4b4b6
 def dataset_model(dataset:str,          # one of `DATASETS`
@@ -119,7 +183,7 @@ def build_learner(dataset:str='digits',  # one of `DATASETS`
                   arch:str|None=None,     # one of `ARCHS`; default: the dataset's usual architecture
                   width:int|None=None,    # width factor of the architecture (capacity studies)
                   eps:float|None=None,    # training radius; default: the dataset's usual one (`DatasetInfo.eps`)
-                  bs:int=128,             # batch size
+                  bs:int=128,             # global batch size: images per step, all processes together (`bs_per_process`)
                   n_train:int|None=None, n_valid:int|None=None, # subset sizes (None: all)
                   root:str|None=None,     # data folder (see `get_dls`)
                   download:bool=False,    # let torchvision download the data into `root`
@@ -134,9 +198,10 @@ def build_learner(dataset:str='digits',  # one of `DATASETS`
     seed_everything(seed)
     eps = check_eps(dataset_info(dataset).eps if eps is None else eps)
     cbs = method_callbacks(method, eps, **method_kw)
+    bs_per_process(bs, int(os.environ.get('WORLD_SIZE', 1)))   # refused before any work
     dev = init_distributed() or get_device(device)
     dls = get_dls(dataset, root=root, bs=bs, n_train=n_train, n_valid=n_valid, download=download, seed=seed, device=dev)
-    if num_distrib() > 1: dls, cbs = shard_train(dls, rank_distrib(), num_distrib(), seed), cbs + [DistributedRun()]
+    if num_distrib() > 1: cbs = cbs + [DistributedRun()]   # inert in a plain process, e.g. after `load_learner`
     opt_func = Adam if opt == 'adam' else partial(SGD, mom=0.9)
     return Learner(dls, dataset_model(dataset, arch, width).to(dev), loss_func=nn.CrossEntropyLoss(), opt_func=opt_func,
                    wd=wd, metrics=accuracy, cbs=cbs)

@@ -183,7 +183,7 @@ def train(dataset:str='digits',  # the dataset, one of `DATASETS`
           epochs:int=10,          # training epochs (one-cycle schedule)
           arch:str=None,          # architecture, one of `ARCHS` (default: the dataset's usual one)
           width:int=None,         # width factor of the architecture
-          bs:int=128,             # batch size
+          bs:int=128,             # global batch size: images per step, all processes together (each of N takes bs/N)
           lr:float=3e-3,          # peak learning rate
           opt:str='adam',         # optimiser: adam or sgd (momentum 0.9)
           wd:float=5e-4,          # weight decay
@@ -215,7 +215,7 @@ def train(dataset:str='digits',  # the dataset, one of `DATASETS`
             cfg = dict(args=args, root=root, eps_used=dataset_info(dataset).eps if eps is None else eps,
                        arch_used=arch or dataset_info(dataset).default_arch, sensible_adv=sensible_adv.__version__,
                        torch=torch.__version__, python=platform.python_version(), device=str(next(learn.model.parameters()).device),
-                       world_size=max(num_distrib(), 1), train_images_per_rank=len(learn.dls.train.dataset))
+                       **distributed_config(bs, len(learn.dls.train.dataset)))
             atomic_write(out/'config.json', json.dumps(cfg, indent=1))
         if ck is not None: load_checkpoint(learn, ck)
         start = 0 if ck is None else ck['epoch'] + 1

@@ -10,6 +10,7 @@ import torch
 from torch import nn, Tensor
 from .core import *
 from .attacks import *
+from .core import _plain
 from .attacks import _loss_scale
 
 # %% auto #0
@@ -130,27 +131,50 @@ def sensible_adversary(model:nn.Module, x:Tensor, y:Tensor, **kwargs) -> Sensibl
 ATTACKS['sensible'] = SensibleAdversary
 
 # %% ../nbs/03_sensible.ipynb #05dbb95f
-def plot_sensible_grid(model:nn.Module,  # a model taking pixels (wrap with `Normalized` if needed)
-                       x, y,             # a few images (pixels) and labels
-                       eps:float, c:float=0.5, classes=None, path=None, title:str='') -> 'plt.Figure':
-    "Clean images, PGD adversarial examples and sensible adversarial examples, with the model's predictions."
+def _learner_batch(learn, x, y, classes):
+    "A Learner's batch (default: its first validation batch) in pixels, its model as a function of pixels, and its class names."
+    stats = find_normalize(learn.dls)
+    if x is None: x, y = learn.dls.valid.one_batch()[:2]
+    net = pixel_model(unwrap_model(learn.model), stats, model_device(learn.model))
+    x = to_pixels(_plain(x), stats).to(model_device(net, x.device))
+    return net, x, _plain(y).to(x.device), (getattr(learn.dls, 'vocab', None) if classes is None else classes)
+
+def plot_sensible_grid(model,            # a model taking pixels, or a fastai `Learner` (attacked in pixels, its `Normalize` undone)
+                       x=None, y=None,   # images and labels: pixels for a model, the Learner's own batch for a Learner (default: its first validation batch)
+                       eps:float|None=None, # radius of the ball, pixel units (required)
+                       c:float=0.5,      # sensible threshold on p(y|x')
+                       classes=None,     # class names (default: a Learner's `dls.vocab`)
+                       path=None, title:str='',
+                       n:int=8,          # show at most this many images
+                      ) -> 'plt.Figure':
+    "Clean images, PGD adversarial examples and sensible adversarial examples, each with the true label, the prediction and its probability."
     import matplotlib.pyplot as plt
+    if eps is None: raise ValueError("`eps` is required: the radius of the ball, in pixel units")
+    if hasattr(model, 'dls') and hasattr(model, 'model'): model, x, y, classes = _learner_batch(model, x, y, classes)
+    elif x is None: raise ValueError("`x` and `y` are required unless `model` is a Learner")
+    x, y = x[:check_int(n, 'n', lo=1)], y[:n]
     x_pgd = PGD(eps, steps=20)(model, x, y)
     x_sen = SensibleAdversary(eps, step=eps / 8, steps=20, c=c).run(model, x, y).x_adv
     rows = [('clean', x), ('PGD-20: worst point\nof the whole ball', x_pgd), (f'sensible: worst point\nwith p(y|x\') >= {c}', x_sen)]
-    n = len(x); fig, axs = plt.subplots(3, n, figsize=(1.4 * n + 1.6, 5.2))
+    n = len(x); fig, axs = plt.subplots(3, n, figsize=(1.4 * n + 1.6, 5.6), squeeze=False)
     with torch.no_grad(), attack_mode(model): probs = [model(xx).softmax(1) for _, xx in rows]
-    name = (lambda k: classes[k]) if classes is not None else str
+    name = (lambda k: str(classes[k])) if classes is not None else str
+    marked = False
     for r, ((label, xx), p) in enumerate(zip(rows, probs)):
         for j in range(n):
-            ax = axs[r, j]; img = xx[j].detach().cpu()
+            ax = axs[r, j]; img = xx[j].detach().float().cpu().clamp(0, 1)
             ax.imshow(img[0] if img.shape[0] == 1 else img.permute(1, 2, 0), cmap='gray', vmin=0, vmax=1)
-            k = int(p[j].argmax()); ok = k == int(y[j])
-            ax.set_title(f"{name(k)}\np={p[j, k]:.2f}", fontsize=8, color='green' if ok else 'red')
+            k, t = int(p[j].argmax()), int(y[j]); ok = k == t
+            head = f"true {name(t)}\n" if r == 0 else ''
+            off = r == 2 and p[j, t] < c        # not what the row claims: p(y|x) < c already at the clean image
+            ax.set_title(f"{head}{name(k)} p={p[j, k]:.2f}" + (" *" if off else ''), fontsize=8, color='green' if ok else 'red')
+            if off:
+                marked = True
+                for s in ax.spines.values(): s.set(color='orange', linewidth=2, linestyle='--')
             ax.set_xticks([]); ax.set_yticks([])
         axs[r, 0].set_ylabel(label, fontsize=8)
-    fig.suptitle(title or f'eps = {eps:.3g}: green = true label kept, red = fooled', fontsize=10)
+    note = f"\n* p(y|x) < {c} already at the clean image: no sensible point exists, the clean image is kept" if marked else ''
+    fig.suptitle((title or f'eps = {eps:.3g}: green = true label kept, red = fooled') + note, fontsize=9)
     fig.tight_layout()
     if path is not None: atomic_write(path, save=lambda p: fig.savefig(p, dpi=120, format='png'))
     return fig
-

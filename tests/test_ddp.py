@@ -121,7 +121,8 @@ def test_torchrun_cli_trains_one_run_folder_and_resumes(tmp_path):
     assert sorted(p.name for p in (out/'checkpoints').iterdir()) == ['epoch_0.pth', 'epoch_1.pth']
     import json
     cfg = json.loads((out/'config.json').read_text())
-    assert (cfg['world_size'], cfg['train_images_per_rank']) == (2, 200), cfg   # two ranks, each on half of the 400
+    # two ranks, each on half of the 400 images, each taking half of the global batch of 50
+    assert (cfg['world_size'], cfg['train_images_per_rank'], cfg['bs_per_process'], cfg['args']['bs']) == (2, 200, 25, 50), cfg
     rows = list(csv.DictReader(open(out/'history.csv')))
     assert [h['epoch'] for h in rows] == ['0', '1'], rows          # one log, not one per rank
     ck = torch.load(out/'checkpoints'/'epoch_1.pth', weights_only=True)
@@ -134,3 +135,11 @@ def test_torchrun_cli_trains_one_run_folder_and_resumes(tmp_path):
     assert [h['epoch'] for h in csv.DictReader(open(out/'history.csv'))] == ['0', '1']
     w2 = torch.load(out/'model.pth', weights_only=True)
     assert w.keys() == w2.keys() and all(torch.equal(w[k], w2[k]) for k in w), 'resume under DDP changed the weights'
+
+def test_global_batch_refused_unless_it_divides(monkeypatch):
+    "`bs` is the global batch: under 2 processes an odd one is refused before any data is read or any group joined."
+    from sensible_adv.learner import build_learner
+    monkeypatch.setenv('WORLD_SIZE', '2')
+    with pytest.raises(ValueError, match='`bs` is the global batch size, split evenly over the 2 processes; got 51'):
+        build_learner('digits', 'natural', bs=51, n_train=64, n_valid=16, device='cpu')
+    assert not dist.is_initialized()
