@@ -93,6 +93,11 @@ def main(argv:list|None=None, # the arguments after the program name; `None` rea
               (" (continue the run with --resume)" if cmd == 'train' and started else ''), file=sys.stderr)
         return 130
 
+def _table_only():
+    "Progress bars off, epoch tables on: fastprogress redraws a bar with carriage returns, one long line in a log file."
+    import fastprogress.fastprogress as fp
+    fp.NO_BAR = True
+
 def _dispatch(argv:list, started:list) -> int:
     "`main` without its Ctrl-C handler; `started` gets an item once the command itself runs."
     if argv and argv[0] in ('--version', '-V'): print(f"sensible_adv {sensible_adv.__version__}"); return 0
@@ -108,6 +113,7 @@ def _dispatch(argv:list, started:list) -> int:
     f = command(cmd)
     args = vars(command_parser(f, f'sensible_adv {cmd}').parse_args(rest))
     debug = args.pop('debug')
+    if not sys.stdout.isatty(): _table_only()   # a log file gets fastai's epoch table, not every redraw of a bar
     with warnings.catch_warnings():
         if not debug: warnings.showwarning = lambda m, *a, **k: print(f"sensible_adv {cmd}: warning: {_one_line(m)}", file=sys.stderr)
         ok = False

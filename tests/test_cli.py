@@ -131,3 +131,5 @@ def test_resume_with_progress_bars(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     rows = [l.split()[0] for l in re.split(r'[\r\n]', r.stdout) if l.split() and l.split()[0].isdigit()]
     assert rows == ['1'] and (tmp_path/'run'/'model.pth').exists(), r.stdout[-2000:]
+    # stdout is a pipe here, as a log file is: the epoch table's rows, not a bar redrawn into one long line
+    assert max(map(len, r.stdout.split('\n'))) < 300, max(r.stdout.split('\n'), key=len)[:500]
