@@ -399,7 +399,8 @@ def demo(out:str='sensible_report', # report folder: report.md, results.json and
     say(f"  {dataset}: {st['n_train'] or 'all'} training images, {st['n_eval']} test images, "
           f"{st['arch']}, eps={eps}, {st['epochs']} epochs per method, attacks: {', '.join(attacks)}")
     results, curves, models = {}, {}, {}
-    for method in DEMO_METHODS:
+    for i, method in enumerate(DEMO_METHODS, 1):
+        say(f"  [{i}/{len(DEMO_METHODS)}] {METHOD_NAMES[method]}: training ({st['epochs']} epochs), then the attacks ...")
         t = time.perf_counter()
         learn = build_learner(dataset, method, arch=st['arch'], eps=eps, bs=st['bs'], n_train=st['n_train'],
                               n_valid=st['n_eval'], seed=seed, device=device, **({'c': c} if 'c' in method_options(method) else {}))

@@ -521,6 +521,10 @@ def test_demo_defaults_reach_the_training_and_the_report(tmp_path, monkeypatch):
     assert 0 < sum(r['train_seconds'] for r in s['results'].values()) <= s['wall_seconds'] <= elapsed
     trained = [line for line in printed if ' trained in ' in line]
     assert len(trained) == 4
+    started = [line for line in printed if ' then the attacks ...' in line]                # a line as each model starts
+    assert started == [f"  [{i}/4] {METHOD_NAMES[m]}: training (1 epochs), then the attacks ..." for i, m in enumerate(('natural', 'pgd', 'trades', 'sense'), 1)]
+    order = [printed.index(l) for pair in zip(started, trained) for l in pair]
+    assert order == sorted(order)                                                           # each before its result, in turn
     for line, m in zip(trained, ('natural', 'pgd', 'trades', 'sense')):                # one line per method, as it finishes
         assert re.fullmatch(rf"  {re.escape(f'{METHOD_NAMES[m]:<18}')} trained in +\d+\.\d s: natural \d\.\d{{3}}, FGSM \d\.\d{{3}}, PGD-20 \d\.\d{{3}}", line), line
     assert printed[-1] == "wall time %.0f s; report written to sensible_report/ (report.md, results.json, robustness_vs_eps.png, sensible_examples.png)" % s['wall_seconds']
