@@ -162,8 +162,8 @@ def plot_sensible_grid(model,            # a model taking pixels, or a fastai `L
     marked = False
     for r, ((label, xx), p) in enumerate(zip(rows, probs)):
         for j in range(n):
-            ax = axs[r, j]; img = xx[j].detach().float().cpu().clamp(0, 1)
-            ax.imshow(img[0] if img.shape[0] == 1 else img.permute(1, 2, 0), cmap='gray', vmin=0, vmax=1)
+            ax = axs[r, j]; img = xx[j].detach().float().cpu().clamp(0, 1).numpy()   # numpy: matplotlib's own type
+            ax.imshow(img[0] if img.shape[0] == 1 else img.transpose(1, 2, 0), cmap='gray', vmin=0, vmax=1)
             k, t = int(p[j].argmax()), int(y[j]); ok = k == t
             head = f"true {name(t)}\n" if r == 0 else ''
             off = r == 2 and p[j, t] < c        # not what the row claims: p(y|x) < c already at the clean image
