@@ -11,7 +11,8 @@ link to the environment running these tests, so `make compat` runs them beside t
   must print the same table, its words equal and its numbers within `TOLERANCE` (the last digits of a training run
   depend on the number of CPU threads, so a machine with other cores may differ there, not more).
 Set-up commands (installs, `make demo`, `make test`) are fenced ```console: CI (`.ci/run`) and a fresh clone run
-them, not this file; `test_console_blocks_are_set_up_only` keeps examples from hiding among them.
+them, not this file; so are the `torchrun` launches, which need several GPUs (tests/test_ddp.py and
+tests/test_fastai_ddp.py run the same code on 2 CPU processes); `test_console_blocks_are_set_up_only` keeps examples from hiding among them.
 """
 import os, re, subprocess, sys
 from pathlib import Path
@@ -20,7 +21,7 @@ import pytest
 README = Path(__file__).resolve().parents[1]/'README.md'
 FENCE = re.compile(r'^```([\w-]*)[ \t]*\n(.*?)^```[ \t]*$', re.M | re.S)
 SHELLS = ('sh', 'bash')
-SET_UP = ('pip install ', 'make ', 'git clone ', 'cd ')   # what a ```console block may hold
+SET_UP = ('pip install ', 'make ', 'git clone ', 'cd ', 'torchrun ')   # what a ```console block may hold (torchrun: several GPUs)
 ACTIVATE = 'source .venv/bin/activate'                      # the README's documented activation
 TOLERANCE = 0.02                                            # printed numbers: README vs this run
 
@@ -83,10 +84,10 @@ def test_readme_has_examples():
     assert any(body.splitlines()[0] == ACTIVATE for lang, body, _ in blocks if lang in SHELLS), f"the README shows `{ACTIVATE}`"
 
 def test_console_blocks_are_set_up_only():
-    "```console blocks are not run here: they may hold only set-up commands (installs, make, clone)."
+    "```console blocks are not run here: they may hold only set-up commands (installs, make, clone) and torchrun launches."
     for lang, body in readme_blocks(README.read_text(encoding='utf-8')):
         if lang != 'console': continue
-        for line in body.splitlines():
+        for line in body.replace('\\\n', ' ').splitlines():     # a command continued over lines is one command
             cmd = line.split('#')[0].strip()
             assert not cmd or cmd.startswith(SET_UP), f"README: {cmd!r} is in a ```console block, which is not run; fence it ```sh"
 
