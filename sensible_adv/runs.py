@@ -136,7 +136,11 @@ class RunFolder(Callback):
 
 def load_checkpoint(learn:Learner, ck:dict):
     "Load a checkpoint's weights and optimiser state into `learn` (creating its optimiser)."
-    unwrap_model(learn.model).load_state_dict(ck['model'])
+    try: unwrap_model(learn.model).load_state_dict(ck['model'])
+    except RuntimeError as e:
+        why = [l.strip() for l in str(e).splitlines()[1:] if l.strip()][:1] or [str(e)[:100]]
+        raise ValueError(f"the checkpoint of epoch {ck['epoch']} holds weights of another architecture than this run's "
+                         f"{type(unwrap_model(learn.model)).__name__} ({why[0][:160]}); was the folder's checkpoints/ replaced?") from None
     if learn.opt is None: learn.create_opt()
     learn.opt.load_state_dict({'state': ck['opt']['state'], 'hypers': L(ck['opt']['hypers'])})
 

@@ -359,6 +359,7 @@ RUNS = [
     ('config_no_width', lambda r, t: _damaged(r, t, lambda c: c['args'].pop('width')), ValueError, ['args.width']),
     ('config_not_json', lambda r, t: _damaged(r, t, None), ValueError, ['config.json is corrupt']),
     ('weights_other_arch', lambda r, t: _other_weights(r, t), ValueError, ["not those of the run's architecture 'digits_cnn'", 'size mismatch']),
+    ('resume_checkpoint_other_arch', lambda r, t: _other_checkpoint(r, t), ValueError, ['the checkpoint of epoch 0 holds weights of another architecture']),
     ('demo_dataset', lambda r, t: demo(out=str(t/'d'), dataset='cifar10'), ValueError, ["unknown `dataset` 'cifar10'"]),
     ('demo_epochs', lambda r, t: demo(out=str(t/'d'), dataset='digits', epochs=0), ValueError, ['`epochs`']),
 ]
@@ -373,6 +374,12 @@ def _damaged(r, t, edit):
     load_run(d)
 def _other_weights(r, t):
     d = _copy(r, t); torch.save(dataset_model('digits', 'digits_cnn', 2).state_dict(), d/'model.pth'); load_run(d)
+
+def _other_checkpoint(r, t):
+    from sensible_adv.runs import read_checkpoint
+    d = _copy(r, t); p = d/'checkpoints'/'epoch_0.pth'; ck = read_checkpoint(p)
+    ck['model'] = dataset_model('digits', 'digits_cnn', 2).state_dict(); torch.save(ck, p)
+    (d/'model.pth').unlink(); train(out=str(d), **KW, resume=True)
 
 @pytest.mark.parametrize('name,f,exc,words', RUNS, ids=[c[0] for c in RUNS])
 def test_runs(run, tmp_path, name, f, exc, words): check(lambda: f(run, tmp_path), exc, words)

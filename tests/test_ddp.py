@@ -117,7 +117,7 @@ def test_torchrun_cli_trains_one_run_folder_and_resumes(tmp_path):
     out = tmp_path/'run'
     r = _torchrun(out)
     assert r.returncode == 0, r.stderr[-3000:]
-    assert sorted(p.name for p in out.iterdir()) == ['checkpoints', 'config.json', 'history.csv', 'model.pth']
+    assert sorted(p.name for p in out.iterdir()) == ['.lock', 'checkpoints', 'config.json', 'history.csv', 'model.pth']   # .lock: rank 0's
     assert sorted(p.name for p in (out/'checkpoints').iterdir()) == ['epoch_0.pth', 'epoch_1.pth']
     import json
     cfg = json.loads((out/'config.json').read_text())
