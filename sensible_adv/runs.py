@@ -237,7 +237,8 @@ def _check_out(out:Path, args:dict, method:str, resume:bool, force:bool,
               ) -> dict|None:
     "Refuse what the run folder `out` does not allow; the `final` check also clears it (`force`) or finds the checkpoint to resume from."
     if resume:
-        old, opts = read_config(out)['args'], method_options(method)
+        cfg, opts = read_config(out), method_options(method)
+        old = {'root': cfg.get('root'), **cfg['args']}   # a config written before `root` joined the args keeps it beside them
         skip = set(METHOD_DEFAULTS) - set(opts)     # options of other methods: not part of this run
         diff = {k: (old.get(k), v) for k, v in args.items() if k not in skip and old.get(k) != v}
         if diff: raise ValueError(f"`resume`: arguments differ from the run in {str(out)!r}: " +

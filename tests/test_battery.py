@@ -342,6 +342,7 @@ RUNS = [
     ('not_empty', lambda r, t: train(out=str(r), **KW), FileExistsError, ['is not empty', '--resume', '--force']),
     ('out_is_file', lambda r, t: ((t/'f').write_text('x'), train(out=str(t/'f'), **KW)), ValueError, ['`out`', 'is a file']),
     ('resume_other_root', lambda r, t: train(out=str(r), **KW, resume=True, root='/elsewhere'), ValueError, ["root was None, now '/elsewhere'"]),
+    ('resume_old_config_root_ok', lambda r, t: _old_config_resume(r, t), None, []),
     ('resume_other_method', lambda r, t: train(out=str(r), **{**KW, 'method': 'pgd'}, resume=True), ValueError, ["method was 'natural', now 'pgd'"]),
     ('resume_missing', lambda r, t: train(out=str(t/'none'), **KW, resume=True), FileNotFoundError, ['no config.json']),
     ('locked', lambda r, t: _locked(r, lambda: train(out=str(r), **KW, force=True)), FolderLockedError, ['is in use by process']),
@@ -374,6 +375,12 @@ def _damaged(r, t, edit):
     load_run(d)
 def _other_weights(r, t):
     d = _copy(r, t); torch.save(dataset_model('digits', 'digits_cnn', 2).state_dict(), d/'model.pth'); load_run(d)
+
+def _old_config_resume(r, t):
+    "A config written before `root` joined the recorded arguments (root beside them) resumes with that root."
+    d = _copy(r, t); cfg = json.loads((d/'config.json').read_text()); cfg['args'].pop('root'); cfg['root'] = 'some/root'
+    (d/'config.json').write_text(json.dumps(cfg))
+    train(out=str(d), **KW, root='some/root', resume=True)
 
 def _other_checkpoint(r, t):
     from sensible_adv.runs import read_checkpoint
