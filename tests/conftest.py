@@ -15,7 +15,8 @@ import os, subprocess, sys
 from pathlib import Path
 import pytest
 
-RUNTIME_TESTS = ('test_cli.py', 'test_data.py', 'test_ddp.py', 'test_faults.py', 'test_library.py', 'test_readme.py', 'test_runs.py', 'test_attacks.py')
+RUNTIME_TESTS = ('test_cli.py', 'test_data.py', 'test_ddp.py', 'test_faults.py', 'test_library.py', 'test_readme.py', 'test_runs.py', 'test_attacks.py',
+                 'test_battery.py', 'test_fastai_ddp.py')
 
 # `make mutate` (mutmut 3) runs pytest inside mutants/, with MUTANT_UNDER_TEST set, many times over: there only the
 # fast files that test the core modules in-process are collected (the others take minutes, or run the package in a
