@@ -11,7 +11,7 @@ with the reason, without being imported (their imports would fail there).
 
 The docs tests share one build of the site, made by the command `make docs` runs (the `site` fixture).
 """
-import os, subprocess, sys
+import fcntl, os, subprocess, sys
 from pathlib import Path
 import pytest
 
@@ -48,13 +48,20 @@ def pytest_pycollect_makemodule(module_path, parent):
 ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope='session')
-def site():
+def site(tmp_path_factory):
     """Build the docs with `tools/build_docs.py` into `_site_local/` (what `make docs` makes); returns (proc dir, site dir).
 
     The tests check the very folder a person opens, and leave it there, built; nbdev's processing writes `_proc/`
     in the checkout whatever the output folder is."""
     out = ROOT/'_site_local'
-    r = subprocess.run([sys.executable, 'tools/build_docs.py', '--out', str(out), '--n_workers', '2'], cwd=ROOT,
-                       capture_output=True, text=True, timeout=900)
-    assert r.returncode == 0, f"docs build failed:\n{r.stdout[-4000:]}\n{r.stderr[-4000:]}"
+    # under pytest-xdist (`make test`) each worker has a session of its own: the first to get here builds, the
+    # others wait on the lock and find it built (two builds at once would delete each other's `_proc/` files)
+    shared = tmp_path_factory.getbasetemp().parent if os.environ.get('PYTEST_XDIST_WORKER') else tmp_path_factory.getbasetemp()
+    with open(shared/'site.lock', 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (shared/'site.built').exists():
+            r = subprocess.run([sys.executable, 'tools/build_docs.py', '--out', str(out), '--n_workers', '2'], cwd=ROOT,
+                               capture_output=True, text=True, timeout=900)
+            assert r.returncode == 0, f"docs build failed:\n{r.stdout[-4000:]}\n{r.stderr[-4000:]}"
+            (shared/'site.built').write_text('ok')
     return ROOT/'_proc', out

@@ -17,8 +17,6 @@ from urllib.parse import unquote, urlsplit
 import pytest
 from bs4 import BeautifulSoup
 
-pytestmark = pytest.mark.xdist_group('site')   # with test_docs: one worker builds the site once (`make test` runs pytest-xdist)
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT/'tools'))
 from build_docs import front_matter, notebooks, sidebar_contents, sidebar_hrefs  # noqa: E402
