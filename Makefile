@@ -116,7 +116,7 @@ compat:
 	tools/compat.sh .venv-compat
 
 data:
-	@tools/get_data.sh
+	@bash tools/get_data.sh
 
 # The frontier's training times (issue: the studies' own seconds were taken under load). About 10 min per repeat on 2 cores.
 bench-timing: $(STAMP)

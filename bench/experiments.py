@@ -3,6 +3,8 @@
     OMP_NUM_THREADS=1 .venv/bin/python bench/experiments.py fmnist_cpu &
     OMP_NUM_THREADS=1 .venv/bin/python bench/experiments.py sensitivity_c capacity mnist_paper &
     OMP_NUM_THREADS=1 .venv/bin/python bench/experiments.py frontier      # section 5, the longest (`make studies`: all)
+    OMP_NUM_THREADS=1 .venv/bin/python bench/experiments.py frontier_4x --part 0/2 &   # section 6, in two processes
+    OMP_NUM_THREADS=1 .venv/bin/python bench/experiments.py frontier_4x --part 1/2 &
 
 Each study resumes where it stopped (finished runs and reports are reused). Results go to nbs/results/<study>.json,
 the files the notebook's tables read; run folders to runs/<study>/. The notebook's `study` cells run the same calls.
@@ -15,14 +17,22 @@ from sensible_adv.experiments import *
 STUDIES = {'fmnist_cpu': (FMNIST_RUNS, FMNIST_EVALS), 'sensitivity_c': (SENSITIVITY_RUNS, SENSITIVITY_EVALS),
            'capacity': (CAPACITY_RUNS, CAPACITY_EVALS), 'mnist_paper': (MNIST_PAPER_RUNS, MNIST_PAPER_EVALS)}
 
+FRONTIERS = {'frontier': (FRONTIER, FRONTIER_BASE), 'frontier_4x': (FRONTIER_4X, FRONTIER_4X_BASE)}
+
 if __name__ == '__main__':
-    names = sys.argv[1:] or [*STUDIES, 'frontier']
-    unknown = [n for n in names if n not in STUDIES and n != 'frontier']
-    if unknown: sys.exit(f"unknown study {unknown}; choose from {[*STUDIES, 'frontier']}")
+    args = sys.argv[1:]
+    part = (0, 1)
+    if '--part' in args:     # `--part k/n`: the frontiers' every n-th model from the k-th, for n processes side by side
+        i = args.index('--part'); k, n = map(int, args[i + 1].split('/')); part = (k, n); del args[i:i + 2]
+    names = args or [*STUDIES, *FRONTIERS]
+    unknown = [n for n in names if n not in STUDIES and n not in FRONTIERS]
+    if unknown: sys.exit(f"unknown study {unknown}; choose from {[*STUDIES, *FRONTIERS]}")
     repo = Path(__file__).resolve().parent.parent
     (repo/'runs').mkdir(exist_ok=True)
     log = lambda m: (print(m, flush=True), open(repo/'runs'/'experiments.log', 'a').write(m + '\n'))
     for n in names:
-        if n == 'frontier': run_frontier(repo/'runs'/'frontier', repo/'nbs'/'results', log=log); continue
+        if n in FRONTIERS:
+            configs, base = FRONTIERS[n]
+            run_frontier(repo/'runs'/n, repo/'nbs'/'results', part=part, configs=configs, base=base, study=n, log=log); continue
         runs, evals = STUDIES[n]
         run_study(n, runs, evals, root=repo/'runs', out=repo/'nbs'/'results', log=log)

@@ -16,10 +16,10 @@ from .runs import train, evaluate_run
 # %% auto #0
 __all__ = ['FMNIST_RUNS', 'FMNIST_EVALS', 'SENSITIVITY_SEEDS', 'SENSITIVITY_EVALS', 'SENSITIVITY_RUNS', 'CAPACITY_SEEDS',
            'CAPACITY_EVALS', 'CAPACITY_RUNS', 'MNIST_PAPER_EVALS', 'MNIST_PAPER_RUNS', 'PAPER_RUNS', 'FRONTIER_BASE',
-           'FRONTIER_EPS', 'FRONTIER', 'FRONTIER_SEEDS', 'FRONTIER_TARGET', 'run_study', 'results_table',
-           'show_results', 'run_label', 'study_table', 'markdown_table', 'frontier_jobs', 'run_frontier',
-           'collect_frontier', 'frontier_records', 'frontier_table', 'place_labels', 'plot_frontier', 'frontier_target',
-           'timing_table']
+           'FRONTIER_EPS', 'FRONTIER', 'FRONTIER_SEEDS', 'FRONTIER_TARGET', 'FRONTIER_4X_BASE', 'FRONTIER_4X',
+           'run_study', 'results_table', 'show_results', 'run_label', 'study_table', 'markdown_table', 'frontier_jobs',
+           'run_frontier', 'collect_frontier', 'frontier_records', 'frontier_table', 'place_labels', 'plot_frontier',
+           'frontier_target', 'timing_table']
 
 # %% ../nbs/12_experiments.ipynb #c007b004
 def run_study(name:str,               # the study's name: results go to `out/<name>.json`
@@ -213,32 +213,35 @@ def frontier_jobs(configs=FRONTIER, seeds=FRONTIER_SEEDS) -> list:
     "`(config, seed)` pairs in the order of the work: every configuration's first seed before any second seed."
     return [(name, s) for s in seeds for name in configs]
 
-def _frontier_train_kw(name, seed, configs=FRONTIER) -> dict:
+def _frontier_train_kw(name, seed, configs=FRONTIER, base=FRONTIER_BASE) -> dict:
     "The `train` arguments of one frontier model."
     method, _, _, extra = configs[name]
-    return {**FRONTIER_BASE, 'method': method, 'seed': seed, 'eps': FRONTIER_EPS, **extra}
+    return {**base, 'method': method, 'seed': seed, 'eps': FRONTIER_EPS, **extra}
 
 def run_frontier(root='runs/frontier',   # folder of the run folders
-                 out='results',          # folder of frontier.json
+                 out='results',          # folder of the results file, `<study>.json`
                  jobs=None,              # `(config, seed)` pairs (default: `frontier_jobs()`)
                  part=(0, 1),            # `(k, n)`: do every n-th job, starting at the k-th (parallel processes)
                  n_nat:int=1000, n_adv:int=300, # test images for natural accuracy / for PGD-100 and AutoAttack
-                 configs=FRONTIER, log=print):
-    "Train and evaluate the frontier's models that are missing (resumable); rebuild `out/frontier.json` after each."
+                 configs=FRONTIER,       # the configurations (`FRONTIER`'s form)
+                 base=FRONTIER_BASE,     # the training arguments they share: the data, the budget
+                 study='frontier',       # the results file's name and the log's prefix
+                 log=print):
+    "Train and evaluate the frontier's models that are missing (resumable); rebuild `out/<study>.json` after each."
     root = Path(root)
     for i, (name, seed) in enumerate(jobs or frontier_jobs(configs)):
         if i % part[1] != part[0]: continue
         d = root/f'{name}_s{seed}'
         if not (d/'model.pth').exists():
             t = time.perf_counter()
-            train(out=str(d), quiet=True, resume=(d/'config.json').exists(), **_frontier_train_kw(name, seed, configs))
-            log(f"frontier/{name} seed {seed}: trained in {time.perf_counter() - t:.0f} s")
+            train(out=str(d), quiet=True, resume=(d/'config.json').exists(), **_frontier_train_kw(name, seed, configs, base))
+            log(f"{study}/{name} seed {seed}: trained in {time.perf_counter() - t:.0f} s")
         for rep, (attacks, n) in {'natural': ('fgsm', n_nat), 'adversarial': ('pgd100,aa', n_adv)}.items():
             if not (d/f'{rep}.json').exists(): evaluate_run(str(d), attacks=attacks, n=n, name=rep, eps=FRONTIER_EPS, seed=seed)
-        res = collect_frontier(root, out, configs)
+        res = collect_frontier(root, out, configs, study)
         r = res.get(f'{name}/s{seed}')
-        if r: log(f"frontier/{name} seed {seed}: natural {r['natural']:.3f}, PGD-100 {r['pgd100']:.3f}, AutoAttack {r['autoattack']:.3f}")
-    return collect_frontier(root, out, configs)
+        if r: log(f"{study}/{name} seed {seed}: natural {r['natural']:.3f}, PGD-100 {r['pgd100']:.3f}, AutoAttack {r['autoattack']:.3f}")
+    return collect_frontier(root, out, configs, study)
 
 
 # %% ../nbs/12_experiments.ipynb #c5302ed0
@@ -247,8 +250,10 @@ def _saved_report(d:Path, name:str) -> dict|None:
     p = d/f'{name}.json'
     return json.loads(p.read_text()) if p.exists() else None
 
-def collect_frontier(root='runs/frontier', out='results', configs=FRONTIER) -> dict:
-    "One record per finished frontier model, from its run folder's reports; written atomically to `out/frontier.json`."
+def collect_frontier(root='runs/frontier', out='results', configs=FRONTIER,
+                     study='frontier', # the results file's name: `out/<study>.json`
+                    ) -> dict:
+    "One record per finished frontier model, from its run folder's reports; written atomically to `out/<study>.json`."
     res = {}
     for name, (method, knob, value, _) in configs.items():
         for d in sorted(Path(root).glob(f'{name}_s*')):
@@ -263,7 +268,7 @@ def collect_frontier(root='runs/frontier', out='results', configs=FRONTIER) -> d
                 pgd100=acc(adv, 'PGD-100')['accuracy'], autoattack=acc(adv, 'AutoAttack')['accuracy'],
                 checks=adv['checks'], train_seconds=float(hist['time'].map(_secs).sum()))
     Path(out).mkdir(parents=True, exist_ok=True)
-    atomic_write(Path(out)/'frontier.json', json.dumps(res, indent=1))
+    atomic_write(Path(out)/f'{study}.json', json.dumps(res, indent=1))
     return res
 
 def frontier_records(path='results/frontier.json') -> pd.DataFrame:
@@ -355,3 +360,7 @@ def timing_table(path='../bench/results/frontier_timing.json') -> pd.DataFrame:
     t.attrs['reference'] = res['setup']['reference']
     return t.astype(float).astype({'repeats': int})
 
+
+# %% ../nbs/12_experiments.ipynb #bf59af05
+FRONTIER_4X_BASE = {**FRONTIER_BASE, 'epochs': 12, 'n_train': 12000}   # 4x the images, 4x the epochs
+FRONTIER_4X = {k: FRONTIER[k] for k in ('natural', 'pgd', 'trades_b1', 'trades_b6', 'sense_c0.1', 'sense_c0.3', 'sense_c0.5', 'sense_w1_c0.3')}
