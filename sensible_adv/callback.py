@@ -11,6 +11,7 @@ from fastcore.basics import store_attr, patch
 from fastai.callback.core import Callback
 from fastai.torch_core import num_distrib
 from fastai.callback.fp16 import MixedPrecision
+from fastai.callback.schedule import SchedCos
 from fastai.learner import Learner, Metric
 from .core import *
 from .attacks import *
@@ -186,12 +187,13 @@ DEFAULT_BETA = 6.    # TRADES' and MART's usual weight of the robust term
 DEFAULT_TAU = 0      # FAT's starting tau (its code's default)
 
 class SensibleAdversarialTraining(AdversarialCallback):
-    "Sensible adversarial training (Kim & Wang): train on sensible adversarial examples; non-adaptive during `warmup` epochs."
+    "Sensible adversarial training (Kim & Wang): train on sensible adversarial examples; non-adaptive during `warmup` epochs; optionally a schedule of c."
     stat_keys = AdversarialCallback.stat_keys + STATUS
     def __init__(self, eps:float=8/255,   # radius of the threat ball, in pixel units
                  step:float|None=None,     # PGD step size alpha; `None`: `default_step(eps, steps)`
                  steps:int=10,             # maximum number of PGD steps K
                  c:float=DEFAULT_C,        # true-class probability threshold in (0, 1]; c=1 is natural training
+                 c_start:float|None=None,  # c at the start of the fit, moving to `c` along a cosine over the fit; `None`: `c` throughout
                  warmup:int=DEFAULT_WARMUP, # epochs in non-adaptive mode (paper: 10 of 300 for WRN, 5 for smaller nets)
                  nat_weight:float|None=None, # weight of the natural CE term; `None`: 0 (the paper) for 'ce', 1 for 'kl'
                  norm:str='Linf',          # 'Linf' or 'L2'
@@ -207,6 +209,13 @@ class SensibleAdversarialTraining(AdversarialCallback):
         super().__init__(attack, nat_weight, show_stats)
         self.needs_clean = loss == 'kl'
         self.warmup = check_int(warmup, 'warmup', lo=0)
+        self.c, self.c_start = attack.c, None if c_start is None else check_range(c_start, 'c_start', 0, 1, lo_open=True)
+        if self.c_start is not None: self.stat_keys = self.stat_keys + ('c',)   # the schedule's c, per epoch, in the table
+
+    def c_at(self, pct:float, # training progress: 0 at the start of the fit, 1 at its end (fastai's `pct_train`)
+            ) -> float:
+        "The threshold at progress `pct`: fastai's `SchedCos` from `c_start` to `c`, or `c` without a schedule."
+        return self.c if self.c_start is None else SchedCos(self.c_start, self.c)(pct)
 
     def loss(self, pred, y, clean_pred):
         if self.attack.loss == 'ce': return super().loss(pred, y, clean_pred)
@@ -214,10 +223,17 @@ class SensibleAdversarialTraining(AdversarialCallback):
 
     def perturb(self, model, x, y):
         self.attack.adaptive = self.epoch >= self.warmup
+        if self.c_start is not None:     # `pct_train` is fastai's own progress, right on a resumed fit too
+            self.attack.c = self.c_at(self.learn.pct_train)
+            self._add(c=x.new_full((), self.attack.c * len(y)))
         res = self.attack.run(model, x, y)
         counts = (res.status[:, None] == torch.arange(len(STATUS), device=res.status.device)).sum(0).float()  # bincount would sync
         self._add(**{k: counts[i] for i, k in enumerate(STATUS)})
         return res.x_adv
+
+    def after_fit(self):
+        super().after_fit()
+        if self.c_start is not None: self.attack.c = self.c   # after the fit (or an interrupted one) the learner's c is `c`
 
 # %% ../nbs/04_callback.ipynb #3374e8b9
 class AdversarialTraining(AdversarialCallback):

@@ -34,10 +34,10 @@ def method_options(method:str) -> tuple:
     shared = set(inspect.signature(AdversarialCallback.__init__).parameters) | {'self', 'eps', 'step', 'steps', 'norm', 'bounds', 'compact'}
     return () if cls is None else tuple(p for p in inspect.signature(cls.__init__).parameters if p not in shared)
 
-METHOD_DEFAULTS = dict(c=DEFAULT_C, beta=DEFAULT_BETA, tau=DEFAULT_TAU, warmup=DEFAULT_WARMUP, loss='ce')  # the callbacks' own
+METHOD_DEFAULTS = dict(c=DEFAULT_C, c_start=None, beta=DEFAULT_BETA, tau=DEFAULT_TAU, warmup=DEFAULT_WARMUP, loss='ce')  # the callbacks' own
 
 def method_settings(method:str, # one of `METHODS`
-                    **given,    # the method options given (`None`: not given): c, beta, tau, warmup, loss
+                    **given,    # the method options given (`None`: not given): c, c_start, beta, tau, warmup, loss
                    ) -> dict:
     "The options `method` takes, each as given or else its default; an option given that `method` does not take is refused."
     opts = method_options(method)
@@ -54,13 +54,14 @@ def method_callbacks(method:str,           # one of `METHODS`
                      steps:int=10,         # attack steps K
                      step:float|None=None, # attack step size; `None`: `default_step(eps, steps)`
                      c:float|None=None,    # sensible threshold on p(y|x') (`sense` only; `None`: `DEFAULT_C`)
+                     c_start:float|None=None, # c at the start of training, moving to `c` along a cosine (`sense` only; `None`: c fixed)
                      beta:float|None=None, # weight of the robust term (`trades`, `mart` only; `None`: `DEFAULT_BETA`)
                      tau:int|None=None,    # early-stopping slack (`fat` only; `None`: `DEFAULT_TAU`)
                      warmup:int|None=None, # epochs of non-adaptive sensible search (`sense` only; `None`: `DEFAULT_WARMUP`)
                      loss:str|None=None,   # the sensible search's loss (`sense` only): 'ce' (the paper, the default) or 'kl' (the authors' TRADES variant)
                     ) -> list:
     "The training callbacks that implement `method` (an empty list for natural training)."
-    kw = method_settings(method, c=c, beta=beta, tau=tau, warmup=warmup, loss=loss)
+    kw = method_settings(method, c=c, c_start=c_start, beta=beta, tau=tau, warmup=warmup, loss=loss)
     if method == 'natural': return []
     return [adversarial_callback(method, eps=eps, steps=check_int(steps, 'steps', lo=1), step=step, **kw)]
 

@@ -30,7 +30,7 @@ __all__ = ['TRAIN_KEYS', 'RUN_FILES', 'EVAL_IMAGES', 'DEMO_METHODS', 'DEMO_FILES
            'train', 'load_run_folder', 'load_run', 'evaluate_run', 'plot_eps_curves', 'demo', 'demo_table']
 
 # %% ../nbs/09_runs.ipynb #789ec8be
-TRAIN_KEYS = ('dataset', 'method', 'arch', 'width', 'eps', 'steps', 'step', 'c', 'beta', 'tau', 'warmup',
+TRAIN_KEYS = ('dataset', 'method', 'arch', 'width', 'eps', 'steps', 'step', 'c', 'c_start', 'beta', 'tau', 'warmup',
               'epochs', 'bs', 'lr', 'opt', 'wd', 'seed', 'n_train', 'n_valid', 'loss', 'root')   # what a resume must repeat
 RUN_FILES = ('config.json', 'history.csv', 'model.pth', 'checkpoints')            # what `force` may remove
 _HIDDEN = ('.lock', '.write_test')                                                  # the folder's own bookkeeping
@@ -180,6 +180,7 @@ def train(dataset:str='digits',  # the dataset, one of `DATASETS`
           steps:int=10,           # attack steps K during training
           step:float=None,        # attack step size (default: max(2.5*eps/steps, eps/4))
           c:float=None,           # sense only: threshold on the true-class probability, in (0, 1] (default: 0.5)
+          c_start:float=None,     # sense only: c at the start of training, moving to --c along a cosine over the epochs (default: none, c fixed)
           beta:float=None,        # trades and mart only: weight of the robust term (default: 6)
           tau:int=None,           # fat only: early-stopping slack (default: 0)
           warmup:int=None,        # sense only: epochs of non-adaptive search before the adaptive one (default: 0)
@@ -206,7 +207,7 @@ def train(dataset:str='digits',  # the dataset, one of `DATASETS`
     check_int(epochs, 'epochs', lo=1); check_int(bs, 'bs', lo=1)
     check_range(lr, 'lr', 0, float('inf'), lo_open=True, hi_open=True)
     if resume and force: raise ValueError("`resume` and `force` exclude each other: continue the run, or replace it")
-    opts = method_settings(method, c=c, beta=beta, tau=tau, warmup=warmup, loss=loss)  # refuses options the method does not take
+    opts = method_settings(method, c=c, c_start=c_start, beta=beta, tau=tau, warmup=warmup, loss=loss)  # refuses options the method does not take
     args = {**{k: v for k, v in locals().items() if k in TRAIN_KEYS}, **dict.fromkeys(METHOD_DEFAULTS), **opts}
     out, lead = Path(out), rank_distrib() == 0   # under torchrun only rank 0 changes the folder; all read it
     _check_out(out, args, method, resume, force, replace=lead)  # refusals that need no data: before the data are loaded

@@ -88,6 +88,18 @@ def test_resume_after_a_lost_epoch_ends_with_the_same_weights(run, copy):
     assert strip(_rows(copy)) == strip(_rows(run))
     assert json.loads((copy/'config.json').read_text()) == json.loads((run/'config.json').read_text())
 
+def test_resume_with_a_schedule_of_c_ends_with_the_same_weights(tmp_path):
+    kw = {**KW, 'method': 'sense', 'c': 0.3, 'c_start': 0.9}
+    a, b = tmp_path/'a', tmp_path/'b'
+    train(epochs=EPOCHS, out=str(a), **kw)
+    shutil.copytree(a, b); (b/'checkpoints'/'epoch_1.pth').unlink(); (b/'model.pth').unlink()
+    train(epochs=EPOCHS, out=str(b), resume=True, **kw)      # the second epoch's c comes from fastai's progress, as before
+    assert _weights_equal(_model(b), _model(a))
+    rows = _rows(a); c = [float(r[rows[0].index('c')]) for r in rows[1:]]
+    assert 0.9 > c[0] > c[1] > 0.3, c                          # each epoch's mean c, falling from c_start towards c
+    assert [r[:-1] for r in _rows(b)] == [r[:-1] for r in rows]
+    assert (read_config(a)['args']['c_start'], read_config(a)['args']['c']) == (0.9, 0.3)
+
 def test_resume_of_a_finished_run_trains_nothing(run, copy):
     before = {p.name: p.read_bytes() for p in (copy/'checkpoints').iterdir()}
     learn = train(epochs=EPOCHS, out=str(copy), resume=True, **KW)
@@ -179,7 +191,7 @@ def test_train_hands_every_argument_on_and_records_it(tmp_path, monkeypatch):
     assert seen['fit'] == (1, 1e-3)
     cfg = read_config(tmp_path/'r')
     assert cfg['args'] == {**{n: v for n, v in given.items() if n in TRAIN_KEYS}, 'epochs': 1, 'lr': 1e-3,
-                           **dict.fromkeys(('c', 'tau', 'warmup', 'loss'))}     # options trades does not take: recorded as unused
+                           **dict.fromkeys(('c', 'c_start', 'tau', 'warmup', 'loss'))}     # options trades does not take: recorded as unused
     assert (cfg['root'], cfg['eps_used'], cfg['arch_used']) == ('some/root', .2, 'digits_cnn')
     assert (cfg['torch'], cfg['python'], cfg['sensible_adv']) == (torch.__version__, platform.python_version(), sensible_adv.__version__)
 
