@@ -5,6 +5,7 @@
     OMP_NUM_THREADS=1 .venv/bin/python bench/experiments.py frontier      # section 5, the longest (`make studies`: all)
     OMP_NUM_THREADS=1 .venv/bin/python bench/experiments.py frontier_4x --part 0/2 &   # section 6, in two processes
     OMP_NUM_THREADS=1 .venv/bin/python bench/experiments.py frontier_4x --part 1/2 &
+    OMP_NUM_THREADS=1 .venv/bin/python bench/experiments.py c_schedule_holdout    # section 6: the schedule's final c, on held-out training images
 
 Each study resumes where it stopped (finished runs and reports are reused). Results go to nbs/results/<study>.json,
 the files the notebook's tables read; run folders to runs/<study>/. The notebook's `study` cells run the same calls.
@@ -24,13 +25,14 @@ if __name__ == '__main__':
     part = (0, 1)
     if '--part' in args:     # `--part k/n`: the frontiers' every n-th model from the k-th, for n processes side by side
         i = args.index('--part'); k, n = map(int, args[i + 1].split('/')); part = (k, n); del args[i:i + 2]
-    names = args or [*STUDIES, *FRONTIERS]
-    unknown = [n for n in names if n not in STUDIES and n not in FRONTIERS]
-    if unknown: sys.exit(f"unknown study {unknown}; choose from {[*STUDIES, *FRONTIERS]}")
+    names = args or [*STUDIES, 'c_schedule_holdout', *FRONTIERS]
+    unknown = [n for n in names if n not in STUDIES and n not in FRONTIERS and n != 'c_schedule_holdout']
+    if unknown: sys.exit(f"unknown study {unknown}; choose from {[*STUDIES, 'c_schedule_holdout', *FRONTIERS]}")
     repo = Path(__file__).resolve().parent.parent
     (repo/'runs').mkdir(exist_ok=True)
     log = lambda m: (print(m, flush=True), open(repo/'runs'/'experiments.log', 'a').write(m + '\n'))
     for n in names:
+        if n == 'c_schedule_holdout': select_on_holdout(out=repo/'nbs'/'results', log=log); continue
         if n in FRONTIERS:
             configs, base = FRONTIERS[n]
             run_frontier(repo/'runs'/n, repo/'nbs'/'results', part=part, configs=configs, base=base, study=n, log=log); continue

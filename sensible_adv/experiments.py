@@ -8,8 +8,10 @@ import hashlib, json, time
 from pathlib import Path
 import pandas as pd
 from .core import *
-from .data import DATASET_INFO
-from .attacks import attack_list
+import numpy as np, torch
+from .data import DATASET_INFO, get_dls, arrays_dls, subset_indices
+from .learner import build_learner
+from .attacks import attack_list, make_attack
 from .callback import METHOD_NAMES
 from .runs import train, evaluate_run
 
@@ -17,9 +19,10 @@ from .runs import train, evaluate_run
 __all__ = ['FMNIST_RUNS', 'FMNIST_EVALS', 'SENSITIVITY_SEEDS', 'SENSITIVITY_EVALS', 'SENSITIVITY_RUNS', 'CAPACITY_SEEDS',
            'CAPACITY_EVALS', 'CAPACITY_RUNS', 'MNIST_PAPER_EVALS', 'MNIST_PAPER_RUNS', 'PAPER_RUNS', 'FRONTIER_BASE',
            'FRONTIER_EPS', 'FRONTIER', 'FRONTIER_SEEDS', 'FRONTIER_TARGET', 'FRONTIER_4X_BASE', 'FRONTIER_4X',
-           'run_study', 'results_table', 'show_results', 'run_label', 'study_table', 'markdown_table', 'frontier_jobs',
-           'run_frontier', 'collect_frontier', 'frontier_records', 'frontier_table', 'place_labels', 'plot_frontier',
-           'frontier_target', 'timing_table']
+           'C_SCHEDULES', 'HOLDOUT_CONFIGS', 'run_study', 'results_table', 'show_results', 'run_label', 'study_table',
+           'markdown_table', 'frontier_jobs', 'run_frontier', 'collect_frontier', 'frontier_records', 'frontier_table',
+           'place_labels', 'plot_frontier', 'frontier_target', 'timing_table', 'holdout_dls', 'select_on_holdout',
+           'holdout_choice']
 
 # %% ../nbs/12_experiments.ipynb #c007b004
 def run_study(name:str,               # the study's name: results go to `out/<name>.json`
@@ -364,3 +367,66 @@ def timing_table(path='../bench/results/frontier_timing.json') -> pd.DataFrame:
 # %% ../nbs/12_experiments.ipynb #bf59af05
 FRONTIER_4X_BASE = {**FRONTIER_BASE, 'epochs': 12, 'n_train': 12000}   # 4x the images, 4x the epochs
 FRONTIER_4X = {k: FRONTIER[k] for k in ('natural', 'pgd', 'trades_b1', 'trades_b6', 'sense_c0.1', 'sense_c0.3', 'sense_c0.5', 'sense_w1_c0.3')}
+
+# %% ../nbs/12_experiments.ipynb #cf452afc
+C_SCHEDULES = {f'sense_cs0.9_{c}': ('sense (c from 0.9)', 'c', c, {'method': 'sense', 'c': c, 'c_start': 0.9}) for c in (0.1, 0.3, 0.5)}
+HOLDOUT_CONFIGS = {'pgd': FRONTIER['pgd'], 'sense_c0.3': FRONTIER['sense_c0.3'], **C_SCHEDULES}
+
+def holdout_dls(base=FRONTIER_BASE, # the training arguments (dataset, `n_train`, `bs`)
+                seed:int=0,         # the seed of the training subset (the frontier's own for this seed)
+                n_holdout:int=1000, # held-out training images: the validation set
+               ) -> 'DataLoaders':
+    "The training images a frontier model of `seed` trains on, with `n_holdout` *other* training images as the validation set."
+    full = get_dls(base['dataset'], bs=base['bs'], n_valid=1, seed=seed)
+    x, y = full.train.dataset.x.numpy(), full.train.dataset.y.numpy()
+    i = subset_indices(len(y), base['n_train'], seed, 'n_train')     # as `get_dls(n_train=..., seed=seed)` chooses them
+    rest = np.setdiff1d(np.arange(len(y)), i)
+    j = np.sort(np.random.default_rng(seed + 2).choice(rest, check_int(n_holdout, 'n_holdout', lo=1, hi=len(rest)), replace=False))
+    return arrays_dls(x[i], y[i], x[j], y[j], info=full.info, bs=base['bs'], device=full.device)
+
+# %% ../nbs/12_experiments.ipynb #472a3b14
+def select_on_holdout(configs=HOLDOUT_CONFIGS, # the candidates and the reference (`FRONTIER`'s form)
+                      base=FRONTIER_BASE,      # the training arguments they share
+                      seed:int=0,              # one seed: the training subset, the weights, the batches
+                      out='results',           # folder of the results file
+                      study='c_schedule_holdout', # the results file's name
+                      n_holdout:int=1000,      # held-out training images
+                      attack:str='pgd20',      # the robust score on them
+                      log=print) -> dict:
+    "Train each configuration as the frontier does and score it on held-out training images (natural and `attack`); resumable."
+    path = Path(out)/f'{study}.json'
+    res = json.loads(path.read_text()) if path.exists() else {}
+    dls = holdout_dls(base, seed, n_holdout)
+    for name in configs:
+        if name in res: continue
+        kw, (method, knob, value, _) = _frontier_train_kw(name, seed, configs, base), configs[name]
+        t = time.perf_counter()
+        learn = build_learner(**{k: v for k, v in kw.items() if k not in ('epochs', 'lr')})
+        learn.dls = dls
+        with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(kw['epochs'], kw['lr'])
+        df = learn.robustness_report(dls.valid, eps=FRONTIER_EPS, attacks=attack, seed=seed, verbose=False)
+        acc = dict(zip(df.attack, df.accuracy))
+        res[name] = dict(config=name, method=method, knob=knob, value=value, seed=seed, n_holdout=n_holdout,
+                         natural=acc['natural'], robust=acc[make_attack(attack, FRONTIER_EPS).label], attack=attack,
+                         checks_passed=all(c['passed'] for c in df.attrs['checks']), seconds=time.perf_counter() - t)
+        log(f"{study}/{name}: natural {res[name]['natural']:.3f}, {attack} {res[name]['robust']:.3f}")
+        Path(out).mkdir(parents=True, exist_ok=True)
+        atomic_write(path, json.dumps(res, indent=1))
+    return res
+
+def holdout_choice(path='results/c_schedule_holdout.json', # `select_on_holdout`'s results
+                   candidates=C_SCHEDULES,                 # the configurations to choose from
+                   reference=FRONTIER_TARGET['reference'], natural_gain=FRONTIER_TARGET['natural_gain'],
+                   robust_loss=FRONTIER_TARGET['autoattack_loss'], # the frontier's target, the robust score in place of AutoAttack
+                  ) -> pd.DataFrame:
+    "Each candidate's margin over the target on the held-out images (the smaller of its two margins); `attrs['choice']` is the largest."
+    res = json.loads(Path(path).read_text())
+    missing = [k for k in [reference, *candidates] if k not in res]
+    if missing: raise ValueError(f"{path}: no held-out result yet for {missing}; run `select_on_holdout` first")
+    ref = res[reference]
+    t = pd.DataFrame([{'config': k, 'natural': res[k]['natural'], 'robust': res[k]['robust'],
+                       'natural_gain': res[k]['natural'] - ref['natural'], 'robust_change': res[k]['robust'] - ref['robust']}
+                      for k in candidates]).set_index('config')
+    t['margin'] = pd.concat([t.natural_gain - natural_gain, t.robust_change + robust_loss], axis=1).min(axis=1)
+    t.attrs['choice'] = t.margin.idxmax()
+    return t
