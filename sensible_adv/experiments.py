@@ -19,10 +19,10 @@ from .runs import train, evaluate_run
 __all__ = ['FMNIST_RUNS', 'FMNIST_EVALS', 'SENSITIVITY_SEEDS', 'SENSITIVITY_EVALS', 'SENSITIVITY_RUNS', 'CAPACITY_SEEDS',
            'CAPACITY_EVALS', 'CAPACITY_RUNS', 'MNIST_PAPER_EVALS', 'MNIST_PAPER_RUNS', 'PAPER_RUNS', 'FRONTIER_BASE',
            'FRONTIER_EPS', 'FRONTIER', 'FRONTIER_SEEDS', 'FRONTIER_TARGET', 'FRONTIER_4X_BASE', 'FRONTIER_4X',
-           'C_SCHEDULES', 'HOLDOUT_CONFIGS', 'run_study', 'results_table', 'show_results', 'run_label', 'study_table',
-           'markdown_table', 'frontier_jobs', 'run_frontier', 'collect_frontier', 'frontier_records', 'frontier_table',
-           'place_labels', 'plot_frontier', 'frontier_target', 'timing_table', 'holdout_dls', 'select_on_holdout',
-           'holdout_choice']
+           'C_SCHEDULES', 'HOLDOUT_CONFIGS', 'FRONTIER_BUDGETS', 'run_study', 'results_table', 'show_results',
+           'run_label', 'study_table', 'markdown_table', 'frontier_jobs', 'run_frontier', 'collect_frontier',
+           'frontier_records', 'frontier_table', 'place_labels', 'plot_frontier', 'frontier_target', 'timing_table',
+           'holdout_dls', 'select_on_holdout', 'holdout_choice', 'budget_gaps', 'plot_budget_gaps', 'plot_budgets']
 
 # %% ../nbs/12_experiments.ipynb #c007b004
 def run_study(name:str,               # the study's name: results go to `out/<name>.json`
@@ -274,9 +274,14 @@ def collect_frontier(root='runs/frontier', out='results', configs=FRONTIER,
     atomic_write(Path(out)/f'{study}.json', json.dumps(res, indent=1))
     return res
 
-def frontier_records(path='results/frontier.json') -> pd.DataFrame:
-    "The frontier's results file (`collect_frontier`) as a table: one row per model."
-    return pd.DataFrame(json.loads(Path(path).read_text()).values())
+def frontier_records(path='results/frontier.json', # a results file (`collect_frontier`), or a list of them: one budget's models
+                    ) -> pd.DataFrame:
+    "The frontier's results file(s) as a table: one row per model (a model in two files is refused)."
+    paths = [path] if isinstance(path, (str, Path)) else list(path)
+    recs = [(k, r) for p in paths for k, r in json.loads(Path(p).read_text()).items()]
+    dup = sorted({k for k, _ in recs if sum(k == j for j, _ in recs) > 1})
+    if dup: raise ValueError(f"`path`: the models {dup} are in more than one of {[str(p) for p in paths]}")
+    return pd.DataFrame([r for _, r in recs])
 
 def frontier_table(path='results/frontier.json') -> pd.DataFrame:
     "Mean and spread (min-max over seeds) of natural and AutoAttack accuracy per configuration, with the seeds and failed checks."
@@ -430,3 +435,69 @@ def holdout_choice(path='results/c_schedule_holdout.json', # `select_on_holdout`
     t['margin'] = pd.concat([t.natural_gain - natural_gain, t.robust_change + robust_loss], axis=1).min(axis=1)
     t.attrs['choice'] = t.margin.idxmax()
     return t
+
+# %% ../nbs/12_experiments.ipynb #c5024e77
+FRONTIER_BUDGETS = {'1x': ('results/frontier.json', 'results/frontier_schedule.json'),   # budget -> its results files
+                    '4x': ('results/frontier_4x.json',)}
+
+def _existing(paths) -> list: return [p for p in ([paths] if isinstance(paths, (str, Path)) else paths) if Path(p).exists()]
+
+def budget_gaps(budgets=FRONTIER_BUDGETS, # budget -> results files (`collect_frontier`); missing files are skipped
+                reference=FRONTIER_TARGET['reference'], natural_gain=FRONTIER_TARGET['natural_gain'],
+                autoattack_loss=FRONTIER_TARGET['autoattack_loss'],
+               ) -> pd.DataFrame:
+    "Each configuration's margin over the frontier's target at each budget (points; >= 0: met), from `frontier_target`."
+    rows = []
+    for b, paths in budgets.items():
+        paths = _existing(paths)
+        if not paths or reference not in set(frontier_records(paths).config): continue   # no reference yet: no reading
+        t = frontier_target(paths, reference, natural_gain, autoattack_loss)
+        nat_m, aa_m = t.natural_gain_worst - natural_gain, t.autoattack_change_worst + autoattack_loss
+        rows += [dict(budget=b, config=c, method=t.method[c], seeds=t.seeds[c], natural_gain=100 * t.natural_gain[c],
+                      autoattack_change=100 * t.autoattack_change[c], natural_margin=100 * nat_m[c],
+                      autoattack_margin=100 * aa_m[c], margin=100 * min(nat_m[c], aa_m[c]), met=bool(t.met[c])) for c in t.index]
+    return pd.DataFrame(rows)
+
+# %% ../nbs/12_experiments.ipynb #bb1d5913
+def plot_budget_gaps(df:pd.DataFrame, # `budget_gaps`'s table
+                     out=None,        # write the figure here as PNG
+                    ) -> 'plt.Figure':
+    "The margin over the target per configuration (one line each) against the budget; above zero the target is met."
+    import matplotlib.pyplot as plt
+    budgets = list(dict.fromkeys(df.budget))
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for c, g in df.groupby('config', sort=False):
+        g = g.set_index('budget').reindex(budgets)
+        style = '-' if str(g.method.dropna().iloc[0]).startswith('sense') else ':'
+        line, = ax.plot(range(len(budgets)), g.margin, style, marker='o')
+        last = g.margin.last_valid_index()
+        ax.annotate(f"{c} ({int(g.seeds[last])} seed{'s' if g.seeds[last] > 1 else ''})", (budgets.index(last), g.margin[last]),
+                    xytext=(6, 0), textcoords='offset points', fontsize=7, va='center', color=line.get_color())
+    ax.axhline(0, color='k', lw=.8); ax.text(-.05, .3, 'target met above', fontsize=7, va='bottom')
+    ax.set(xticks=range(len(budgets)), xticklabels=budgets, xlim=(-.2, len(budgets) - .2), xlabel='training budget',
+           ylabel='margin over the target (points, worst seed)', title='Gap to the target vs budget (sensible: solid)')
+    ax.grid(alpha=.3); fig.tight_layout()
+    if out is not None: atomic_write(out, save=lambda p: fig.savefig(p, dpi=120, format='png'))
+    return fig
+
+def plot_budgets(budgets=FRONTIER_BUDGETS, # budget -> results files
+                 out=None,                 # write the figure here as PNG
+                ) -> 'plt.Figure':
+    "The frontier at every budget on one plot: natural vs AutoAttack accuracy, one colour per method, one marker per budget."
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(8, 5.5))
+    colours, markers, labels = {}, 'os^D', []
+    for k, (b, paths) in enumerate(budgets.items()):
+        if not (paths := _existing(paths)): continue
+        t = frontier_table(paths)
+        for method, g in t.groupby('method', sort=False):
+            g = g.sort_values('value') if g.value.notna().all() else g
+            col = colours.setdefault(method, f'C{len(colours) % 10}')
+            ax.errorbar(g.autoattack, g.natural, xerr=g.autoattack_spread / 2, yerr=g.natural_spread / 2, color=col, marker=markers[k % 4],
+                        ls='-' if k else ':', mfc=col if k else 'white', capsize=2, label=f"{METHOD_NAMES.get(method, method)}, {b}")
+            labels += [(f"{r.knob}={r.value:g}", r.autoattack, r.natural, col) for _, r in g.iterrows() if k and isinstance(r.knob, str)]
+    ax.set(xlabel=f'AutoAttack accuracy (eps = {FRONTIER_EPS})', ylabel='natural accuracy', title='The frontier at each budget')
+    ax.grid(alpha=.3); ax.legend(fontsize=6, ncol=2); fig.tight_layout()
+    place_labels(ax, labels, fontsize=6)
+    if out is not None: atomic_write(out, save=lambda p: fig.savefig(p, dpi=120, format='png'))
+    return fig
