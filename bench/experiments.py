@@ -5,7 +5,7 @@
     OMP_NUM_THREADS=1 .venv/bin/python bench/experiments.py frontier      # section 5, the longest (`make studies`: all)
     OMP_NUM_THREADS=1 .venv/bin/python bench/experiments.py frontier_4x --part 0/2 &   # section 6, in two processes
     OMP_NUM_THREADS=1 .venv/bin/python bench/experiments.py frontier_4x --part 1/2 &
-    OMP_NUM_THREADS=1 .venv/bin/python bench/experiments.py c_schedule_holdout    # section 6: the schedule's final c, on held-out training images
+    OMP_NUM_THREADS=1 .venv/bin/python bench/experiments.py c_schedule_holdout frontier_schedule   # section 6: the schedule of c
 
 Each study resumes where it stopped (finished runs and reports are reused). Results go to nbs/results/<study>.json,
 the files the notebook's tables read; run folders to runs/<study>/. The notebook's `study` cells run the same calls.
@@ -18,7 +18,8 @@ from sensible_adv.experiments import *
 STUDIES = {'fmnist_cpu': (FMNIST_RUNS, FMNIST_EVALS), 'sensitivity_c': (SENSITIVITY_RUNS, SENSITIVITY_EVALS),
            'capacity': (CAPACITY_RUNS, CAPACITY_EVALS), 'mnist_paper': (MNIST_PAPER_RUNS, MNIST_PAPER_EVALS)}
 
-FRONTIERS = {'frontier': (FRONTIER, FRONTIER_BASE), 'frontier_4x': (FRONTIER_4X, FRONTIER_4X_BASE)}
+FRONTIERS = {'frontier': (FRONTIER, FRONTIER_BASE), 'frontier_schedule': (FRONTIER_SCHEDULE, FRONTIER_BASE),
+             'frontier_4x': (FRONTIER_4X, FRONTIER_4X_BASE)}
 
 if __name__ == '__main__':
     args = sys.argv[1:]

@@ -2,7 +2,7 @@
 
 The studies' own training seconds were taken beside other work, so they contradict each other (sensible vs PGD-AT:
 28 s vs 65 s in the demo, 317 s vs 238 s and 73 s vs 357 s in two runs of one study). Here one process trains each
-configuration of `FRONTIER` (nbs/12_experiments.ipynb) with exactly the frontier's arguments (`FRONTIER_BASE`, seed 0),
+configuration of `FRONTIER` and `FRONTIER_SCHEDULE` (nbs/12_experiments.ipynb) with exactly the frontier's arguments (`FRONTIER_BASE`, seed 0),
 `--repeats` times; each repeat trains every configuration once, in an order rotated from one repeat to the next, so
 a slow drift of the machine's load reaches every method alike. Nothing else should run meanwhile: the load average
 before each training is recorded beside its time, so a reader can see whether that held.
@@ -20,7 +20,9 @@ import torch
 import sensible_adv
 from sensible_adv.core import atomic_write
 from sensible_adv.runs import train
-from sensible_adv.experiments import FRONTIER, FRONTIER_BASE, _frontier_train_kw
+from sensible_adv.experiments import FRONTIER, FRONTIER_SCHEDULE, FRONTIER_BASE, _frontier_train_kw
+
+CONFIGS = {**FRONTIER, **FRONTIER_SCHEDULE}   # the frontier's configurations and the schedule of c (section 6)
 
 DEFAULT_CONFIGS = ('natural', 'pgd', 'trades_b6', 'sense_c0.5', 'sense_c0.3', 'sense_kl_c0.5', 'fat_t2', 'mart')
 SMOKE = dict(dataset='digits', arch='digits_cnn', n_train=200, n_valid=50, epochs=1)
@@ -28,7 +30,7 @@ REFERENCE = 'pgd'
 
 def train_seconds(name:str, folder:Path, smoke:bool) -> float:
     "Wall seconds of one frontier training of configuration `name` (seed 0) into `folder`, progress bars off."
-    kw = {**_frontier_train_kw(name, 0), **(SMOKE if smoke else {})}
+    kw = {**_frontier_train_kw(name, 0, CONFIGS), **(SMOKE if smoke else {})}
     t = time.perf_counter()
     train(out=str(folder), quiet=True, device='cpu', **kw)
     return time.perf_counter() - t
@@ -51,13 +53,13 @@ def summary(seconds:dict, reference:str=REFERENCE) -> dict:
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--configs', nargs='+', default=list(DEFAULT_CONFIGS), help=f"names of FRONTIER: {', '.join(FRONTIER)}")
+    p.add_argument('--configs', nargs='+', default=list(DEFAULT_CONFIGS), help=f"configurations: {', '.join(CONFIGS)}")
     p.add_argument('--repeats', type=int, default=3)
     p.add_argument('--smoke', action='store_true', help='digits, 200 images, 1 epoch (the CPU twin of the tests)')
     p.add_argument('--out', default='bench/results/frontier_timing.json')
     a = p.parse_args(argv)
-    unknown = [c for c in a.configs if c not in FRONTIER]
-    if unknown: p.error(f"--configs: unknown {unknown}; choose from {', '.join(FRONTIER)}")
+    unknown = [c for c in a.configs if c not in CONFIGS]
+    if unknown: p.error(f"--configs: unknown {unknown}; choose from {', '.join(CONFIGS)}")
     if a.repeats < 1: p.error(f'--repeats must be >= 1; got {a.repeats}')
     torch.set_num_threads(int(os.environ.get('OMP_NUM_THREADS', 1)))
     seconds, load = {c: [] for c in a.configs}, {c: [] for c in a.configs}

@@ -18,11 +18,12 @@ from .runs import train, evaluate_run
 # %% auto #0
 __all__ = ['FMNIST_RUNS', 'FMNIST_EVALS', 'SENSITIVITY_SEEDS', 'SENSITIVITY_EVALS', 'SENSITIVITY_RUNS', 'CAPACITY_SEEDS',
            'CAPACITY_EVALS', 'CAPACITY_RUNS', 'MNIST_PAPER_EVALS', 'MNIST_PAPER_RUNS', 'PAPER_RUNS', 'FRONTIER_BASE',
-           'FRONTIER_EPS', 'FRONTIER', 'FRONTIER_SEEDS', 'FRONTIER_TARGET', 'FRONTIER_4X_BASE', 'FRONTIER_4X',
-           'C_SCHEDULES', 'HOLDOUT_CONFIGS', 'FRONTIER_BUDGETS', 'run_study', 'results_table', 'show_results',
-           'run_label', 'study_table', 'markdown_table', 'frontier_jobs', 'run_frontier', 'collect_frontier',
-           'frontier_records', 'frontier_table', 'place_labels', 'plot_frontier', 'frontier_target', 'timing_table',
-           'holdout_dls', 'select_on_holdout', 'holdout_choice', 'budget_gaps', 'plot_budget_gaps', 'plot_budgets']
+           'FRONTIER_EPS', 'FRONTIER', 'FRONTIER_SEEDS', 'FRONTIER_TARGET', 'C_SCHEDULES', 'HOLDOUT_CONFIGS',
+           'FRONTIER_SCHEDULE', 'FRONTIER_4X_BASE', 'FRONTIER_4X', 'FRONTIER_BUDGETS', 'FRONTIER_PLANNED', 'run_study',
+           'results_table', 'show_results', 'run_label', 'study_table', 'markdown_table', 'frontier_jobs',
+           'run_frontier', 'collect_frontier', 'frontier_records', 'frontier_table', 'place_labels', 'plot_frontier',
+           'frontier_target', 'timing_table', 'holdout_dls', 'select_on_holdout', 'holdout_choice', 'budget_progress',
+           'budget_gaps', 'plot_budget_gaps', 'plot_budgets', 'budget_reading']
 
 # %% ../nbs/12_experiments.ipynb #c007b004
 def run_study(name:str,               # the study's name: results go to `out/<name>.json`
@@ -369,10 +370,6 @@ def timing_table(path='../bench/results/frontier_timing.json') -> pd.DataFrame:
     return t.astype(float).astype({'repeats': int})
 
 
-# %% ../nbs/12_experiments.ipynb #bf59af05
-FRONTIER_4X_BASE = {**FRONTIER_BASE, 'epochs': 12, 'n_train': 12000}   # 4x the images, 4x the epochs
-FRONTIER_4X = {k: FRONTIER[k] for k in ('natural', 'pgd', 'trades_b1', 'trades_b6', 'sense_c0.1', 'sense_c0.3', 'sense_c0.5', 'sense_w1_c0.3')}
-
 # %% ../nbs/12_experiments.ipynb #cf452afc
 C_SCHEDULES = {f'sense_cs0.9_{c}': ('sense (c from 0.9)', 'c', c, {'method': 'sense', 'c': c, 'c_start': 0.9}) for c in (0.1, 0.3, 0.5)}
 HOLDOUT_CONFIGS = {'pgd': FRONTIER['pgd'], 'sense_c0.3': FRONTIER['sense_c0.3'], **C_SCHEDULES}
@@ -436,11 +433,24 @@ def holdout_choice(path='results/c_schedule_holdout.json', # `select_on_holdout`
     t.attrs['choice'] = t.margin.idxmax()
     return t
 
+# %% ../nbs/12_experiments.ipynb #bf59af05
+FRONTIER_SCHEDULE = {k: C_SCHEDULES[k] for k in ('sense_cs0.9_0.3',)}   # `holdout_choice()` on the held-out images (checked below)
+FRONTIER_4X_BASE = {**FRONTIER_BASE, 'epochs': 12, 'n_train': 12000}   # 3x the images, 4x the epochs
+# the order of the work: the reference and the sensible configurations closest to it first
+FRONTIER_4X = {k: {**FRONTIER, **FRONTIER_SCHEDULE}[k] for k in ('natural', 'pgd', 'sense_w1_c0.3', *FRONTIER_SCHEDULE, 'sense_c0.3',
+                                                           'trades_b1', 'trades_b6', 'sense_c0.1', 'sense_c0.5')}
+
 # %% ../nbs/12_experiments.ipynb #c5024e77
 FRONTIER_BUDGETS = {'1x': ('results/frontier.json', 'results/frontier_schedule.json'),   # budget -> its results files
                     '4x': ('results/frontier_4x.json',)}
+FRONTIER_PLANNED = {'1x': {**FRONTIER, **FRONTIER_SCHEDULE}, '4x': FRONTIER_4X}              # budget -> its configurations
 
 def _existing(paths) -> list: return [p for p in ([paths] if isinstance(paths, (str, Path)) else paths) if Path(p).exists()]
+
+def budget_progress(budgets=FRONTIER_BUDGETS, planned=FRONTIER_PLANNED, seeds=FRONTIER_SEEDS) -> tuple[dict, dict]:
+    "Models planned (configurations x seeds) and finished, per budget."
+    return ({b: len(planned[b]) * len(seeds) for b in budgets},
+            {b: len(frontier_records(found)) if (found := _existing(ps)) else 0 for b, ps in budgets.items()})
 
 def budget_gaps(budgets=FRONTIER_BUDGETS, # budget -> results files (`collect_frontier`); missing files are skipped
                 reference=FRONTIER_TARGET['reference'], natural_gain=FRONTIER_TARGET['natural_gain'],
@@ -501,3 +511,33 @@ def plot_budgets(budgets=FRONTIER_BUDGETS, # budget -> results files
     place_labels(ax, labels, fontsize=6)
     if out is not None: atomic_write(out, save=lambda p: fig.savefig(p, dpi=120, format='png'))
     return fig
+
+# %% ../nbs/12_experiments.ipynb #56dcf027
+def budget_reading(gaps:pd.DataFrame,  # `budget_gaps`'s table
+                   planned:dict,       # budget -> number of models planned (configurations x seeds)
+                   done:dict,          # budget -> number of models finished
+                   table:bool=True,    # include the table of margins (the README leaves it to the chapter)
+                  ) -> str:
+    "The budget axis in words: a markdown table of margins per configuration and budget, and the plain reading."
+    if gaps.empty: return "No budget has a finished PGD-AT model yet, so the budget axis has no reading."
+    budgets = list(dict.fromkeys(gaps.budget))
+    status = '; '.join(f"{b}: {done.get(b, 0)} of {planned[b]} models" for b in planned)
+    cell = lambda r: f"{r.margin:+.1f} ({r.seeds} seed{'s' if r.seeds > 1 else ''}){' met' if r.met else ''}"
+    tab = gaps.assign(cell=[cell(r) for r in gaps.itertuples()]).pivot(index='config', columns='budget', values='cell')
+    tab = tab.reindex(list(dict.fromkeys(gaps.config)))[budgets].fillna('not yet')
+    sense = gaps[gaps.method.str.startswith('sense')]
+    best = {b: sense[sense.budget == b].sort_values('margin').iloc[-1] for b in budgets if (sense.budget == b).any()}
+    text = [f"Finished so far: {status}."] + ([markdown_table(tab.rename_axis('margin over the target (points)'))] if table else [])
+    incomplete = [b for b in planned if done.get(b, 0) < planned[b]]
+    if incomplete: text.append(f"**Provisional**: {', '.join(incomplete)} {'is' if len(incomplete) == 1 else 'are'} still training; "
+                               "a configuration with one seed is read on that seed alone, against PGD-AT's seeds so far.")
+    met = {b: sorted(sense.config[(sense.budget == b) & sense.met]) for b in budgets}
+    parts = [f"at {b} {'no sensible configuration meets the target' if not met[b] else ', '.join(met[b]) + ' meet' + ('s' if len(met[b]) == 1 else '') + ' the target'}"
+             + (f" (the closest, {best[b].config}, misses it by {-best[b].margin:.1f} points)" if not met[b] and b in best else '') for b in budgets]
+    s = '; '.join(parts)
+    text.append(s[0].upper() + s[1:] + '.')
+    if len(best) > 1:
+        (b0, r0), (b1, r1) = list(best.items())[0], list(best.items())[-1]
+        move = 'grew' if r1.margin > r0.margin + 0.05 else 'shrank' if r1.margin < r0.margin - 0.05 else 'held'
+        text.append(f"From {b0} to {b1} the best sensible margin {move}: {r0.margin:+.1f} → {r1.margin:+.1f} points.")
+    return '\n\n'.join(text)
