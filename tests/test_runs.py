@@ -176,7 +176,7 @@ def test_train_defaults_reach_the_learner_and_the_folder(tmp_path, monkeypatch, 
     a, k = seen['build']
     assert a == ('digits', 'sense') and k == dict(
         arch=None, width=None, eps=None, bs=128, n_train=None, n_valid=None, root=None, download=False, opt='adam', wd=5e-4,
-        seed=0, device='auto', steps=10, step=None, c=DEFAULT_C, warmup=DEFAULT_WARMUP, loss='ce')   # sense's options only
+        seed=0, device='auto', steps=10, step=None, c=DEFAULT_C, c_start=None, warmup=DEFAULT_WARMUP, loss='ce')   # sense's options only
     assert seen['fit'] == (10, 3e-3)
     assert (tmp_path/'runs'/'run'/'model.pth').exists() and 'epoch' in capsys.readouterr().out   # not quiet: the table
 
