@@ -128,7 +128,7 @@ def test_usage_and_unknown_command():
 
 def test_demo_tiny_budget(tmp_path):
     out = tmp_path / 'report'
-    r = _run('demo', '--dataset', 'digits', '--epochs', '1', '--n-eval', '40', '--out', out, '--device', 'cpu')
+    r = _run('demo', '--dataset', 'digits', '--epochs', '1', '--n-train', '128', '--n-eval', '40', '--out', out, '--device', 'cpu')
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith('sensible_adv demo on digits ('), r.stdout[:200]     # the first line names the dataset
     assert sorted(p.name for p in out.iterdir()) == ['report.md', 'results.json', 'robustness_vs_eps.png', 'sensible_examples.png']
