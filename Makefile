@@ -83,9 +83,9 @@ nbtest: $(STAMP)
 	$(BIN)/python tools/test_notebooks.py --jobs $(N_WORKERS) --nbdev-test $(BIN)/nbdev_test
 
 # (d) pytest, last, so its summary line is the last thing printed: N_WORKERS processes (pytest-xdist), one torch
-# thread each, a test file at a time (they share one build of the docs site: tests/conftest.py); the cases marked
-# `slow` (minutes each) are left to test-slow
-PYTEST_XDIST = -n $(N_WORKERS) --dist loadfile
+# thread each, a test file at a time (they share one build of the docs site: tests/conftest.py), longest files first
+# (conftest's LONGEST_FIRST, kept in that order); the cases marked `slow` (minutes each) are left to test-slow
+PYTEST_XDIST = -n $(N_WORKERS) --dist loadfile --no-loadscope-reorder
 pytest: $(STAMP)
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest $(PYTEST_XDIST) -m 'not slow' tests
 

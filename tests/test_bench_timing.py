@@ -7,7 +7,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT/'bench'))
-from frontier_timing import rotated, summary
+from frontier_timing import rotated, summary, main
+import pytest
 
 def _run(*args):
     env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get('PYTHONPATH', '')]))
@@ -24,9 +25,12 @@ def test_smoke_times_every_repeat_of_every_configuration(tmp_path):
     assert s['pgd']['over_reference'] == 1 and s['natural']['min'] <= s['natural']['median'] <= s['natural']['max']
     assert 'written:' in r.stdout and 'sense_c0.5' in r.stdout
 
-def test_bad_arguments_named():
-    r = _run('--smoke', '--configs', 'pgd', 'sensible'); assert r.returncode == 2 and "--configs: unknown ['sensible']" in r.stderr
-    r = _run('--smoke', '--repeats', '0'); assert r.returncode == 2 and '--repeats must be >= 1' in r.stderr
+@pytest.mark.parametrize('args,msg', [(['--configs', 'pgd', 'sensible'], "--configs: unknown ['sensible']"),
+                                      (['--repeats', '0'], '--repeats must be >= 1')])
+def test_bad_arguments_named(args, msg, capsys, tmp_path):
+    "Refused by name with exit status 2, before anything is trained (the script's `main`, in this process)."
+    with pytest.raises(SystemExit) as e: main(['--smoke', *args, '--out', str(tmp_path/'t.json')])
+    assert e.value.code == 2 and msg in capsys.readouterr().err and not (tmp_path/'t.json').exists()
 
 def test_interleaving_and_ratios():
     assert [rotated(['a', 'b', 'c'], k) for k in range(4)] == [['a', 'b', 'c'], ['b', 'c', 'a'], ['c', 'a', 'b'], ['a', 'b', 'c']]

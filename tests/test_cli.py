@@ -1,17 +1,40 @@
 """The `sensible_adv` console script end to end, as a user calls it: train -> eval on a tiny slice, the demo on a
-tiny budget, and the error cases (each must fail with a one-line message naming the argument, exit status 2)."""
-import importlib.util, json, os, re, shutil, subprocess, sys
+tiny budget, and the error cases (each must fail with a one-line message naming the argument, exit status 2).
+
+The installed script itself runs in a fresh process for each command once (`train`, `eval`, `demo`, an unknown
+command: `_run`). The other cases call its entry point, `sensible_adv.cli.main(argv)`, in this process (`_main`):
+the exit status it returns is the one the script exits with, and it prints the same lines; a fresh process would
+only add the five to eight seconds of importing torch and fastai to each case."""
+import importlib.util, io, json, os, re, shutil, subprocess, sys
+from contextlib import redirect_stderr, redirect_stdout
 from importlib.metadata import entry_points
 from pathlib import Path
+from types import SimpleNamespace
 import pytest
+from sensible_adv.cli import main
 
 def _script():
     "The installed console script (beside this Python first, as in a venv, then on PATH), or None."
     return shutil.which('sensible_adv', path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get('PATH', '')]))
 
 def _run(*args, timeout=600):
+    "`sensible_adv ARGS` in a fresh process, the installed script."
     cmd = [_script()] if _script() else [sys.executable, '-m', 'sensible_adv.cli']
     return subprocess.run([*cmd, *map(str, args)], capture_output=True, text=True, timeout=timeout)
+
+@pytest.fixture(autouse=True)
+def _bars_as_found(monkeypatch):
+    "`main` turns fastprogress's bars off for a non-terminal stdout (a process-wide switch): put it back after each case."
+    import fastprogress.fastprogress as fp
+    monkeypatch.setattr(fp, 'NO_BAR', fp.NO_BAR)
+
+def _main(*args):
+    "`sensible_adv ARGS` in this process: its exit status, stdout and stderr, as `_run` returns them."
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        try: rc = main([str(a) for a in args])
+        except SystemExit as e: rc = e.code          # argparse's own exits (--help, refusals)
+    return SimpleNamespace(returncode=rc, stdout=out.getvalue(), stderr=err.getvalue())
 
 def test_console_script_installed():
     eps = entry_points(group='console_scripts', name='sensible_adv')
@@ -30,8 +53,8 @@ def test_train_then_eval(tmp_path):
     assert len(hist) == 3 and 'frozen_in_search' in hist[0], hist          # header + one row per epoch
     assert sorted(p.name for p in (run / 'checkpoints').iterdir()) == ['epoch_0.pth', 'epoch_1.pth']
     # resume: one more epoch appended to the same log
-    r = _run('train', '--dataset', 'digits', '--method', 'sense', '--epochs', '3', '--n-train', '256', '--n-valid', '64',
-             '--bs', '64', '--step', '0.025', '--out', run, '--quiet', '--device', 'cpu', '--resume')
+    r = _main('train', '--dataset', 'digits', '--method', 'sense', '--epochs', '3', '--n-train', '256', '--n-valid', '64',
+              '--bs', '64', '--step', '0.025', '--out', run, '--quiet', '--device', 'cpu', '--resume')
     assert r.returncode != 0 and '`resume`: arguments differ' in r.stderr and 'epochs was 2, now 3' in r.stderr, r.stderr
     r = _run('eval', '--ckpt', run, '--attacks', 'fgsm,pgd10', '--n', '64', '--device', 'cpu')
     assert r.returncode == 0, r.stderr
@@ -56,23 +79,22 @@ def test_train_then_eval(tmp_path):
 ])
 def test_bad_arguments_fail_clearly(tmp_path, args, msg):
     args = args + (('--out', tmp_path / 'o') if args[0] == 'train' and '--out' not in args else ())
-    r = _run(*args)
+    r = _main(*args)
     assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
     assert msg in r.stderr and 'Traceback' not in r.stderr, r.stderr
 
 def test_eval_unknown_attack(tmp_path):
     run = tmp_path / 'run'
-    assert _run('train', '--epochs', '1', '--n-train', '128', '--n-valid', '32', '--out', run, '--quiet').returncode == 0
-    r = _run('eval', '--ckpt', run, '--attacks', 'pgd20,deepfoo')
+    assert _main('train', '--epochs', '1', '--n-train', '128', '--n-valid', '32', '--out', run, '--quiet').returncode == 0
+    r = _main('eval', '--ckpt', run, '--attacks', 'pgd20,deepfoo')
     assert r.returncode == 2 and "unknown attack 'deepfoo'" in r.stderr, r.stderr
 
-def test_eval_quiet_and_without_optional_packages(tmp_path):
+def test_eval_quiet_and_without_optional_packages(tmp_path, monkeypatch):
     "The default attack list runs where torchattacks and foolbox are missing: one warning line per skipped attack, no traceback."
     run = tmp_path / 'run'
-    assert _run('train', '--epochs', '1', '--n-train', '128', '--n-valid', '32', '--out', run, '--quiet', '--device', 'cpu').returncode == 0
-    code = ("import sys; sys.modules.update(torchattacks=None, foolbox=None); from sensible_adv.cli import main; "
-            f"sys.exit(main(['eval', '--ckpt', {str(run)!r}, '--n', '32', '--device', 'cpu', '--quiet']))")
-    r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=600)
+    assert _main('train', '--epochs', '1', '--n-train', '128', '--n-valid', '32', '--out', run, '--quiet', '--device', 'cpu').returncode == 0
+    for name in ('torchattacks', 'foolbox'): monkeypatch.setitem(sys.modules, name, None)   # as if neither were installed
+    r = _main('eval', '--ckpt', run, '--n', '32', '--device', 'cpu', '--quiet')
     assert r.returncode == 0, r.stderr
     warn = [l for l in r.stderr.splitlines() if 'skipped' in l]
     assert len(warn) == 1 and 'warning: aa skipped: AutoAttack needs the optional `torchattacks` package: pip install --no-deps' in warn[0], r.stderr
@@ -94,19 +116,19 @@ def test_eval_default_attacks_without_torchattacks(tmp_path):
     assert '| PGD-20 |' in r.stdout and '| AutoAttack |' not in r.stdout, r.stdout
 
 def test_usage_and_unknown_command():
-    r = _run()
-    assert r.returncode == 2 and 'usage: sensible_adv <command>' in r.stderr
-    r = _run('frobnicate')
+    r = _run('frobnicate')                                    # the script's own exit status, in a process of its own
     assert r.returncode == 2 and "unknown command 'frobnicate'" in r.stderr and 'Traceback' not in r.stderr
-    r = _run('--help')
+    r = _main()
+    assert r.returncode == 2 and 'usage: sensible_adv <command>' in r.stderr
+    r = _main('--help')
     assert r.returncode == 0 and all(re.search(rf'^\s+{c}\s+\S', r.stdout, re.M) for c in ('train', 'eval', 'demo'))
-    r = _run('train', '--help')
+    r = _main('train', '--help')
     for opt in ('--dataset', '--method', '--eps', '--steps', '--step', '--n-train', '--n_train', '--epochs', '--arch', '--width', '--bs',
                 '--lr', '--seed', '--out', '--resume'): assert opt in r.stdout, opt
 
 def test_demo_tiny_budget(tmp_path):
     out = tmp_path / 'report'
-    r = _run('demo', '--dataset', 'digits', '--epochs', '1', '--n-eval', '40', '--out', out, '--device', 'cpu')
+    r = _run('demo', '--dataset', 'digits', '--epochs', '1', '--n-train', '128', '--n-eval', '40', '--out', out, '--device', 'cpu')
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith('sensible_adv demo on digits ('), r.stdout[:200]     # the first line names the dataset
     assert sorted(p.name for p in out.iterdir()) == ['report.md', 'results.json', 'robustness_vs_eps.png', 'sensible_examples.png']
@@ -125,11 +147,11 @@ def test_resume_with_progress_bars(tmp_path):
     " 'ConsoleProgressBar' object has no attribute 'start_t'), and only the trained epoch prints a row."
     args = ['train', '--dataset', 'digits', '--method', 'pgd', '--epochs', '2', '--n-train', '96', '--n-valid', '32',
             '--bs', '32', '--out', tmp_path / 'run', '--device', 'cpu']
-    assert _run(*args, '--quiet').returncode == 0
+    assert _main(*args, '--quiet').returncode == 0
     (tmp_path/'run'/'checkpoints'/'epoch_1.pth').unlink(); (tmp_path/'run'/'model.pth').unlink()
-    r = _run(*args, '--resume')
+    r = _main(*args, '--resume')
     assert r.returncode == 0, r.stderr[-2000:]
     rows = [l.split()[0] for l in re.split(r'[\r\n]', r.stdout) if l.split() and l.split()[0].isdigit()]
     assert rows == ['1'] and (tmp_path/'run'/'model.pth').exists(), r.stdout[-2000:]
-    # stdout is a pipe here, as a log file is: the epoch table's rows, not a bar redrawn into one long line
+    # stdout is not a terminal here, as a log file is not: the epoch table's rows, not a bar redrawn into one long line
     assert max(map(len, r.stdout.split('\n'))) < 300, max(r.stdout.split('\n'), key=len)[:500]

@@ -23,7 +23,7 @@ def _free_port():
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
 
-def _worker(rank, world, port, outdir, method):
+def _worker(rank, world, port, outdir, methods):
     os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
                       LOCAL_RANK=str(rank), OMP_NUM_THREADS='1')
     torch.set_num_threads(1)
@@ -58,7 +58,7 @@ def _worker(rank, world, port, outdir, method):
     from sensible_adv.learner import finish_distributed
     dist.init_process_group('gloo', rank=rank, world_size=world)
     ok = False
-    try:
+    def train(method):
         seed_everything(0)                        # same initial weights on both ranks
         model = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.Flatten(), nn.Linear(1024, 10))
         cb = adversarial_callback(method, **({} if method == 'natural' else dict(eps=0.1, step=0.025)),
@@ -71,27 +71,31 @@ def _worker(rank, world, port, outdir, method):
         flat = torch.cat([p.detach().flatten() for p in learn.model.parameters()])
         torch.save(dict(params=flat, calls=counter.calls, forwards=counter.forwards, is_ddp=type(learn.model).__name__,
                         train=[m.training for m in learn.model.modules()]), os.path.join(outdir, f'{method}_{rank}.pt'))
+    try:
+        for method in methods: train(method)      # one after another in the same process group, each from scratch
         ok = True
     finally:   # as the CLI does: a bare destroy_process_group() left the DDP wrapper's cycle to exit time, and gloo aborted
         finish_distributed(ok)
 
-def _run(method, outdir, timeout=90):
-    ctx = mp.start_processes(_worker, args=(2, _free_port(), outdir, method), nprocs=2, join=False, start_method='spawn')
+def _run(methods, outdir, timeout=180):
+    "Train each of `methods` on 2 spawned ranks (one pair of processes for all: a spawn costs the imports); {method: [rank 0, rank 1]}."
+    ctx = mp.start_processes(_worker, args=(2, _free_port(), outdir, methods), nprocs=2, join=False, start_method='spawn')
     try:
         import time; end = time.time() + timeout
         while not ctx.join(timeout=1):
-            if time.time() > end: raise TimeoutError(f'{method}: DDP workers still running after {timeout} s (a hang?)')
+            if time.time() > end: raise TimeoutError(f'{methods}: DDP workers still running after {timeout} s (a hang?)')
     finally:
         for p in ctx.processes:
             if p.is_alive(): p.kill()
-    return [torch.load(os.path.join(outdir, f'{method}_{r}.pt')) for r in range(2)]
+    return {m: [torch.load(os.path.join(outdir, f'{m}_{r}.pt')) for r in range(2)] for m in methods}
 
 def test_ddp_two_ranks_stay_in_sync():
     if not dist.is_available() or not dist.is_gloo_available(): pytest.skip('torch.distributed with gloo is not available')
     with tempfile.TemporaryDirectory() as d:
-        nat = _run('natural', d)
+        runs = _run(('natural', 'sense', 'trades'), d)
+        nat = runs['natural']
         for method in ('sense', 'trades'):
-            r0, r1 = _run(method, d)
+            r0, r1 = runs[method]
             assert r0['is_ddp'] == 'Sequential'                      # the model is unwrapped after fit
             assert torch.equal(r0['params'], r1['params']), f'{method}: ranks diverged'
             assert not torch.equal(r0['params'], nat[0]['params'])   # and the method did train differently

@@ -1,12 +1,23 @@
 """Run folders under faults, as a user meets them: Ctrl-C and a killed process during training, truncated, empty and
 random checkpoint and config files, resume equivalence (bit for bit), no overwrite without --force, report names that
 would leave the folder, and both spellings of two-word options. Each test asserts the exact outcome: exit status,
-the one-line message, and what is (and is not) in the run folder afterwards."""
-import csv, os, random, signal, subprocess, sys, time
+the one-line message, and what is (and is not) in the run folder afterwards.
+
+Where a real process is the point (a signal to a training process, then the resume that continues it) the command
+runs in a subprocess, as a user starts it; so does the uninterrupted reference run (one `sensible_adv train` start to
+finish). Everything else calls the command line's own entry point in this process, `sensible_adv.cli.main(argv)`,
+which returns the exit status the console script exits with and prints the same lines to stderr: it spares each
+case the five to eight seconds of importing torch and fastai again. Runs that a case damages are copies of the
+reference run (`copy_of`), not trained again."""
+import csv, io, os, random, shutil, signal, subprocess, sys, time
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
+from types import SimpleNamespace
 import pytest
 import torch
+from sensible_adv.cli import main
 
+torch.set_num_threads(1)   # as the subprocesses (ENV): a resume in this process ends with their weights, bit for bit
 ENV = {**os.environ, 'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1'}
 # digits, small and fast; the same arguments must be repeated on --resume
 EPOCHS = 5
@@ -14,12 +25,27 @@ BASE = ('--dataset', 'digits', '--method', 'sense', '--n-train', '300', '--n-val
         '--quiet', '--device', 'cpu')
 
 def cli(*args, timeout=600):
-    "Run `python -m sensible_adv.cli ARGS` to completion."
+    "Run `python -m sensible_adv.cli ARGS` to completion, in a fresh process."
     return subprocess.run([sys.executable, '-m', 'sensible_adv.cli', *map(str, args)], capture_output=True, text=True,
                           timeout=timeout, env=ENV)
 
-def train(out, epochs, *extra):
-    return cli('train', *BASE, '--epochs', epochs, '--out', out, *extra)
+@pytest.fixture(autouse=True)
+def _bars_as_found(monkeypatch):
+    "`main` turns fastprogress's bars off for a non-terminal stdout (a process-wide switch): put it back after each case."
+    import fastprogress.fastprogress as fp
+    monkeypatch.setattr(fp, 'NO_BAR', fp.NO_BAR)
+
+def run(*args):
+    "`sensible_adv ARGS` in this process: its exit status, stdout and stderr, as `cli` returns them."
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        try: rc = main([str(a) for a in args])
+        except SystemExit as e: rc = e.code          # argparse's own refusals
+    return SimpleNamespace(returncode=rc, stdout=out.getvalue(), stderr=err.getvalue())
+
+def train(out, epochs, *extra, via=run):
+    "`sensible_adv train` on the small digits run, in this process (`via=cli`: in a fresh one)."
+    return via('train', *BASE, '--epochs', epochs, '--out', out, *extra)
 
 def history(out) -> list[dict]:
     "The log's rows ([] if a kill came before its first write)."
@@ -44,12 +70,18 @@ def one_error_line(r, text):
 
 @pytest.fixture(scope='module')
 def reference(tmp_path_factory):
-    """An uninterrupted run: what every interrupted-and-resumed run must end as (5 epochs: enough that a signal sent
-    after the first one lands before the last, even on a loaded machine)."""
+    """An uninterrupted run, `sensible_adv train` in a process of its own: what every interrupted-and-resumed run must
+    end as (5 epochs: enough that a signal sent after the first one lands before the last, even on a loaded machine).
+    Read-only: a case that changes a run changes `copy_of(reference, ...)`."""
     out = tmp_path_factory.mktemp('ref')/'run'
-    r = train(out, EPOCHS)
+    r = train(out, EPOCHS, via=cli)
     assert r.returncode == 0, r.stderr
+    assert checkpoints(out) == [f'epoch_{i}.pth' for i in range(EPOCHS)] and (out/'model.pth').exists()
     return out
+
+def copy_of(run, tmp_path) -> Path:
+    "A copy of the finished run `run` to change."
+    shutil.copytree(run, tmp_path/'run'); return tmp_path/'run'
 
 def _default_sigint():
     "In the child: Ctrl-C's default action. A shell's background job (`nohup make test &`) ignores SIGINT, and Python keeps it so."
@@ -66,8 +98,9 @@ def _wait_for(path, proc, timeout=300):
         assert time.time() - t0 < timeout, f"{path} did not appear"
         time.sleep(0.02)
 
-@pytest.mark.parametrize('sig', [signal.SIGINT, signal.SIGKILL], ids=['SIGINT', 'SIGKILL'])
-def test_interrupt_then_resume_is_exact(tmp_path, reference, sig):
+# the resume after Ctrl-C runs in this process, the one after a kill in a fresh process, as a user starts it again
+@pytest.mark.parametrize('sig,resume_via', [(signal.SIGINT, run), (signal.SIGKILL, cli)], ids=['SIGINT', 'SIGKILL'])
+def test_interrupt_then_resume_is_exact(tmp_path, reference, sig, resume_via):
     "Interrupted after its first finished epoch and resumed, a run ends with the uninterrupted run's weights, bit for bit."
     out = tmp_path/'run'
     p = _start(out, EPOCHS)
@@ -86,7 +119,7 @@ def test_interrupt_then_resume_is_exact(tmp_path, reference, sig):
     # which the resume repairs from the checkpoint)
     assert len(history(out)) == len(done) if sig == signal.SIGINT else len(done) - 1 <= len(history(out)) <= len(done)
     before = {n: (out/'checkpoints'/n).read_bytes() for n in done}
-    r = train(out, EPOCHS, '--resume')
+    r = train(out, EPOCHS, '--resume', via=resume_via)
     assert r.returncode == 0, r.stderr
     assert checkpoints(out) == [f'epoch_{i}.pth' for i in range(EPOCHS)]
     assert all((out/'checkpoints'/n).read_bytes() == b for n, b in before.items())           # finished epochs never rewritten
@@ -99,8 +132,7 @@ def test_interrupt_then_resume_is_exact(tmp_path, reference, sig):
 
 def test_lost_last_epoch_is_recomputed_exactly(tmp_path, reference):
     "The issue's reproduction: the last checkpoint deleted, a resume recomputes that epoch and nothing else."
-    out = tmp_path/'run'
-    assert train(out, EPOCHS).returncode == 0
+    out = copy_of(reference, tmp_path)
     (out/'checkpoints'/f'epoch_{EPOCHS - 1}.pth').unlink(); (out/'model.pth').unlink()
     first = [(out/'checkpoints'/f'epoch_{i}.pth').read_bytes() for i in range(EPOCHS - 1)]
     r = train(out, EPOCHS, '--resume')
@@ -111,40 +143,37 @@ def test_lost_last_epoch_is_recomputed_exactly(tmp_path, reference):
     assert same_weights(out/'model.pth', reference/'model.pth')
 
 @pytest.mark.parametrize('damage', ['truncated', 'empty', 'random'])
-def test_corrupt_last_checkpoint_falls_back(tmp_path, damage):
-    out = tmp_path/'run'
-    assert train(out, 2).returncode == 0
-    ck = out/'checkpoints'/'epoch_1.pth'
+def test_corrupt_last_checkpoint_falls_back(tmp_path, reference, damage):
+    out, last = copy_of(reference, tmp_path), f'epoch_{EPOCHS - 1}.pth'
+    ck = out/'checkpoints'/last
     data = ck.read_bytes()
     # seeded garbage: unseeded bytes starting with 0x80 (1 run in 256) read as a pickle header, and torch adds a warning of its own
     ck.write_bytes({'truncated': data[:len(data) // 2], 'empty': b'', 'random': random.Random(0).randbytes(4096)}[damage])
     (out/'model.pth').unlink()
-    r = train(out, 2, '--resume')
+    r = train(out, EPOCHS, '--resume')
     assert r.returncode == 0, r.stderr
     warn = [l for l in r.stderr.splitlines() if 'warning' in l]
-    assert len(warn) == 1 and 'epoch_1.pth: unreadable checkpoint' in warn[0] and 'falling back' in warn[0], r.stderr
-    assert checkpoints(out) == ['epoch_0.pth', 'epoch_1.pth', 'epoch_1.pth.corrupt']
-    assert [h['epoch'] for h in history(out)] == ['0', '1'] and (out/'model.pth').exists()
+    assert len(warn) == 1 and f'{last}: unreadable checkpoint' in warn[0] and 'falling back' in warn[0], r.stderr
+    assert checkpoints(out) == [f'epoch_{i}.pth' for i in range(EPOCHS)] + [f'{last}.corrupt']
+    assert [h['epoch'] for h in history(out)] == [str(i) for i in range(EPOCHS)] and (out/'model.pth').exists()
+    assert same_weights(out/'model.pth', reference/'model.pth')     # the lost epoch recomputed from the one before
 
 @pytest.mark.parametrize('damage', ['truncated', 'empty', 'random'])
-def test_corrupt_config_is_one_clear_line(tmp_path, damage):
-    out = tmp_path/'run'
-    assert train(out, 1).returncode == 0
+def test_corrupt_config_is_one_clear_line(tmp_path, reference, damage):
+    out = copy_of(reference, tmp_path)
     cfg = out/'config.json'
     cfg.write_bytes({'truncated': cfg.read_bytes()[:40], 'empty': b'', 'random': random.Random(0).randbytes(512)}[damage])
-    one_error_line(train(out, 1, '--resume'), 'config.json is corrupt')
-    one_error_line(cli('eval', '--ckpt', out, '--attacks', 'fgsm', '--n', '20'), 'config.json is corrupt')
+    one_error_line(train(out, EPOCHS, '--resume'), 'config.json is corrupt')
+    one_error_line(run('eval', '--ckpt', out, '--attacks', 'fgsm', '--n', '20'), 'config.json is corrupt')
 
-def test_unreadable_weights_in_eval(tmp_path):
-    out = tmp_path/'run'
-    assert train(out, 1).returncode == 0
+def test_unreadable_weights_in_eval(tmp_path, reference):
+    out = copy_of(reference, tmp_path)
     (out/'model.pth').write_bytes(b'\x00' * 64)
-    one_error_line(cli('eval', '--ckpt', out, '--attacks', 'fgsm', '--n', '20'), 'model.pth: unreadable weights')
+    one_error_line(run('eval', '--ckpt', out, '--attacks', 'fgsm', '--n', '20'), 'model.pth: unreadable weights')
 
 def test_interrupted_before_first_checkpoint_restarts(tmp_path, reference):
     "A run killed before its first epoch ended (only config.json written) is started again by --resume."
-    out = tmp_path/'run'
-    assert train(out, EPOCHS).returncode == 0
+    out = copy_of(reference, tmp_path)
     for f in ('history.csv', 'model.pth'): (out/f).unlink()
     for p in (out/'checkpoints').iterdir(): p.unlink()
     r = train(out, EPOCHS, '--resume')
@@ -163,29 +192,28 @@ def test_nothing_overwritten_without_force(tmp_path):
     assert (out/'model.pth').read_bytes() == w
     one_error_line(train(out, 1, '--resume', '--force'), 'exclude each other')
     # reports
-    assert cli('eval', '--ckpt', out, '--attacks', 'fgsm', '--n', '20').returncode == 0
+    assert run('eval', '--ckpt', out, '--attacks', 'fgsm', '--n', '20').returncode == 0
     rep = (out/'robustness.json').read_bytes()
-    one_error_line(cli('eval', '--ckpt', out, '--attacks', 'pgd5', '--n', '20'), "a report named 'robustness' already exists")
+    one_error_line(run('eval', '--ckpt', out, '--attacks', 'pgd5', '--n', '20'), "a report named 'robustness' already exists")
     assert (out/'robustness.json').read_bytes() == rep
-    assert cli('eval', '--ckpt', out, '--attacks', 'pgd5', '--n', '20', '--force').returncode == 0
+    assert run('eval', '--ckpt', out, '--attacks', 'pgd5', '--n', '20', '--force').returncode == 0
     assert (out/'robustness.json').read_bytes() != rep
     # the demo's report folder
     demo = tmp_path/'report'; demo.mkdir(); (demo/'report.md').write_text('an earlier report')
-    one_error_line(cli('demo', '--dataset', 'digits', '--out', demo), 'a demo report')
+    one_error_line(run('demo', '--dataset', 'digits', '--out', demo), 'a demo report')
     assert (demo/'report.md').read_text() == 'an earlier report'
 
-def test_report_names_cannot_escape(tmp_path):
-    out = tmp_path/'run'
-    assert train(out, 1).returncode == 0
+def test_report_names_cannot_escape(tmp_path, reference):
+    out = copy_of(reference, tmp_path)
     for name in ('../escaped', '/tmp/escaped', '.hidden'):
-        one_error_line(cli('eval', '--ckpt', out, '--attacks', 'fgsm', '--n', '20', '--name', name), 'plain file name')
+        one_error_line(run('eval', '--ckpt', out, '--attacks', 'fgsm', '--n', '20', '--name', name), 'plain file name')
     assert not (tmp_path/'escaped.json').exists() and not list(out.glob('.hidden*'))
 
 def test_both_option_spellings(tmp_path):
     a, b = tmp_path/'a', tmp_path/'b'
     common = ('train', '--dataset', 'digits', '--epochs', '1', '--quiet', '--device', 'cpu')
-    assert cli(*common, '--n-train', '200', '--n-valid', '40', '--out', a).returncode == 0
-    assert cli(*common, '--n_train', '200', '--n_valid', '40', '--out', b).returncode == 0
+    assert run(*common, '--n-train', '200', '--n-valid', '40', '--out', a).returncode == 0
+    assert run(*common, '--n_train', '200', '--n_valid', '40', '--out', b).returncode == 0
     import json
     ca, cb = (json.loads((d/'config.json').read_text())['args'] for d in (a, b))
     assert ca == cb and ca['n_train'] == 200 and ca['n_valid'] == 40

@@ -38,9 +38,18 @@ def runnable(blocks:list) -> list:
         out.append((lang, body, nxt[1] if lang == 'python' and nxt[0] == 'text' else None))
     return out
 
+# A block that trains or attacks a model takes minutes on 2 cores (a fresh interpreter, then the training): `make test-slow`
+# (and `make compat`, and CI) run those; `make test` runs the others (the activation, `--help`) and every check of the parsing.
+HEAVY = ('.fit', 'robustness_report', 'sensible_adv train', 'sensible_adv eval', 'sensible_adv demo')
+
+def heavy(body:str) -> bool:
+    "Whether a README block trains or attacks a model (marked `slow`)."
+    return any(h in body for h in HEAVY)
+
 def examples() -> list:
-    "The README's runnable examples, with an id each."
-    return [pytest.param(*b, id=f'{b[0]}-{i}') for i, b in enumerate(runnable(readme_blocks(README.read_text(encoding='utf-8'))), 1)]
+    "The README's runnable examples, with an id each; those that train or attack are marked `slow`."
+    return [pytest.param(*b, id=f'{b[0]}-{i}', marks=[pytest.mark.slow] if heavy(b[1]) else [])
+            for i, b in enumerate(runnable(readme_blocks(README.read_text(encoding='utf-8'))), 1)]
 
 _NUM = re.compile(r'^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$')
 
@@ -75,6 +84,11 @@ def test_same_table():
     assert 'PGD-20' in same_table(want, want.replace('0.71', '0.75'))
     assert 'PGD-10' in same_table(want, want.replace('PGD-20', 'PGD-10'))
     assert same_table(want, "natural 0.0 0.95") == "expected 3 lines, got 1"
+
+def test_heavy_blocks():
+    "Which blocks `make test` leaves to `make test-slow`: those that train or attack, not the activation and `--help`."
+    assert heavy("learn.fit_one_cycle(5, 3e-3)\n") and heavy("sensible_adv train --dataset digits\n") and heavy("sensible_adv demo\n")
+    assert not heavy("source .venv/bin/activate\nsensible_adv --help\n") and not heavy("from sensible_adv.all import *\n")
 
 def test_readme_has_examples():
     "The README shows Python (with what it prints), the command line, and how to activate the environment for both."
