@@ -521,13 +521,13 @@ def budget_reading(gaps:pd.DataFrame,  # `budget_gaps`'s table
     "The budget axis in words: a markdown table of margins per configuration and budget, and the plain reading."
     if gaps.empty: return "No budget has a finished PGD-AT model yet, so the budget axis has no reading."
     budgets = list(dict.fromkeys(gaps.budget))
-    status = '; '.join(f"{b}: {done.get(b, 0)} of {planned[b]} models" for b in planned)
+    status = ', '.join(f"{done.get(b, 0)} of {planned[b]} at {b}" for b in planned)
     cell = lambda r: f"{r.margin:+.1f} ({r.seeds} seed{'s' if r.seeds > 1 else ''}){' met' if r.met else ''}"
     tab = gaps.assign(cell=[cell(r) for r in gaps.itertuples()]).pivot(index='config', columns='budget', values='cell')
     tab = tab.reindex(list(dict.fromkeys(gaps.config)))[budgets].fillna('not yet')
     sense = gaps[gaps.method.str.startswith('sense')]
     best = {b: sense[sense.budget == b].sort_values('margin').iloc[-1] for b in budgets if (sense.budget == b).any()}
-    text = [f"Finished so far: {status}."] + ([markdown_table(tab.rename_axis('margin over the target (points)'))] if table else [])
+    text = [f"Models finished: {status}."] + ([markdown_table(tab.rename_axis('margin over the target (points)'))] if table else [])
     incomplete = [b for b in planned if done.get(b, 0) < planned[b]]
     if incomplete: text.append(f"**Provisional**: {', '.join(incomplete)} {'is' if len(incomplete) == 1 else 'are'} still training; "
                                "a configuration with one seed is read on that seed alone, against PGD-AT's seeds so far.")
