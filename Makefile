@@ -155,7 +155,7 @@ docs: $(STAMP)
 OUTPUT_NBS ?= nbs/index.ipynb nbs/03_sensible.ipynb nbs/04_callback.ipynb nbs/07_evaluate.ipynb nbs/12_experiments.ipynb nbs/13_benchmarks.ipynb
 outputs: $(STAMP)
 	$(BIN)/python -c "from sensible_adv.experiments import plot_frontier; plot_frontier('nbs/results/frontier.json', 'nbs/results/frontier.png')"
-	cd nbs && ../$(BIN)/python -c "from sensible_adv.experiments import *; g = budget_gaps(); \
+	cd nbs && ../$(BIN)/python -c "from sensible_adv.experiments import *; g = budget_gaps(); g = g[g.config.isin(list(FRONTIER_4X))] if len(g) else g; \
 	  plot_budgets(out='results/frontier_budgets.png'); len(g) and plot_budget_gaps(g, out='results/budget_gaps.png')"
 	OMP_NUM_THREADS=1 $(BIN)/python tools/run_outputs.py $(OUTPUT_NBS)
 	$(BIN)/nbdev_clean

@@ -476,17 +476,18 @@ def plot_budget_gaps(df:pd.DataFrame, # `budget_gaps`'s table
     import matplotlib.pyplot as plt
     budgets = list(dict.fromkeys(df.budget))
     fig, ax = plt.subplots(figsize=(7, 4.5))
+    labels = []
     for c, g in df.groupby('config', sort=False):
         g = g.set_index('budget').reindex(budgets)
         style = '-' if str(g.method.dropna().iloc[0]).startswith('sense') else ':'
         line, = ax.plot(range(len(budgets)), g.margin, style, marker='o')
         last = g.margin.last_valid_index()
-        ax.annotate(f"{c} ({int(g.seeds[last])} seed{'s' if g.seeds[last] > 1 else ''})", (budgets.index(last), g.margin[last]),
-                    xytext=(6, 0), textcoords='offset points', fontsize=7, va='center', color=line.get_color())
+        labels.append((f"{c} ({int(g.seeds[last])} seed{'s' if g.seeds[last] > 1 else ''})", budgets.index(last), g.margin[last], line.get_color()))
     ax.axhline(0, color='k', lw=.8); ax.text(-.05, .3, 'target met above', fontsize=7, va='bottom')
     ax.set(xticks=range(len(budgets)), xticklabels=budgets, xlim=(-.2, len(budgets) - .2), xlabel='training budget',
            ylabel='margin over the target (points, worst seed)', title='Gap to the target vs budget (sensible: solid)')
     ax.grid(alpha=.3); fig.tight_layout()
+    place_labels(ax, labels)
     if out is not None: atomic_write(out, save=lambda p: fig.savefig(p, dpi=120, format='png'))
     return fig
 
