@@ -76,3 +76,24 @@ def site(tmp_path_factory):
             assert r.returncode == 0, f"docs build failed:\n{r.stdout[-4000:]}\n{r.stderr[-4000:]}"
             (shared/'site.built').write_text('ok')
     return ROOT/'_proc', out
+
+
+# ---- the command line in this process (test_cli, test_faults)
+
+def cli_in_process(*args):
+    "`sensible_adv ARGS` in this process (`sensible_adv.cli.main`): its exit status, stdout and stderr, as `subprocess.run` returns them."
+    import io
+    from contextlib import redirect_stderr, redirect_stdout
+    from types import SimpleNamespace
+    from sensible_adv.cli import main
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        try: rc = main([str(a) for a in args])
+        except SystemExit as e: rc = e.code          # argparse's own exits (--help, refusals)
+    return SimpleNamespace(returncode=rc, stdout=out.getvalue(), stderr=err.getvalue())
+
+@pytest.fixture
+def bars_as_found(monkeypatch):
+    "`main` turns fastprogress's bars off for a non-terminal stdout (a process-wide switch): put it back after the test."
+    import fastprogress.fastprogress as fp
+    monkeypatch.setattr(fp, 'NO_BAR', fp.NO_BAR)

@@ -5,13 +5,11 @@ The installed script itself runs in a fresh process for each command once (`trai
 command: `_run`). The other cases call its entry point, `sensible_adv.cli.main(argv)`, in this process (`_main`):
 the exit status it returns is the one the script exits with, and it prints the same lines; a fresh process would
 only add the five to eight seconds of importing torch and fastai to each case."""
-import importlib.util, io, json, os, re, shutil, subprocess, sys
-from contextlib import redirect_stderr, redirect_stdout
+import importlib.util, json, os, re, shutil, subprocess, sys
 from importlib.metadata import entry_points
 from pathlib import Path
-from types import SimpleNamespace
 import pytest
-from sensible_adv.cli import main
+from conftest import cli_in_process
 
 def _script():
     "The installed console script (beside this Python first, as in a venv, then on PATH), or None."
@@ -22,19 +20,9 @@ def _run(*args, timeout=600):
     cmd = [_script()] if _script() else [sys.executable, '-m', 'sensible_adv.cli']
     return subprocess.run([*cmd, *map(str, args)], capture_output=True, text=True, timeout=timeout)
 
-@pytest.fixture(autouse=True)
-def _bars_as_found(monkeypatch):
-    "`main` turns fastprogress's bars off for a non-terminal stdout (a process-wide switch): put it back after each case."
-    import fastprogress.fastprogress as fp
-    monkeypatch.setattr(fp, 'NO_BAR', fp.NO_BAR)
+pytestmark = pytest.mark.usefixtures('bars_as_found')   # main's bar switch put back after each case (conftest)
 
-def _main(*args):
-    "`sensible_adv ARGS` in this process: its exit status, stdout and stderr, as `_run` returns them."
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        try: rc = main([str(a) for a in args])
-        except SystemExit as e: rc = e.code          # argparse's own exits (--help, refusals)
-    return SimpleNamespace(returncode=rc, stdout=out.getvalue(), stderr=err.getvalue())
+_main = cli_in_process   # `sensible_adv ARGS` in this process, results as `_run` returns them
 
 def test_console_script_installed():
     eps = entry_points(group='console_scripts', name='sensible_adv')

@@ -9,13 +9,11 @@ finish). Everything else calls the command line's own entry point in this proces
 which returns the exit status the console script exits with and prints the same lines to stderr: it spares each
 case the five to eight seconds of importing torch and fastai again. Runs that a case damages are copies of the
 reference run (`copy_of`), not trained again."""
-import csv, io, os, random, shutil, signal, subprocess, sys, time
-from contextlib import redirect_stderr, redirect_stdout
+import csv, os, random, shutil, signal, subprocess, sys, time
 from pathlib import Path
-from types import SimpleNamespace
 import pytest
 import torch
-from sensible_adv.cli import main
+from conftest import cli_in_process
 
 torch.set_num_threads(1)   # as the subprocesses (ENV): a resume in this process ends with their weights, bit for bit
 ENV = {**os.environ, 'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1'}
@@ -29,19 +27,9 @@ def cli(*args, timeout=600):
     return subprocess.run([sys.executable, '-m', 'sensible_adv.cli', *map(str, args)], capture_output=True, text=True,
                           timeout=timeout, env=ENV)
 
-@pytest.fixture(autouse=True)
-def _bars_as_found(monkeypatch):
-    "`main` turns fastprogress's bars off for a non-terminal stdout (a process-wide switch): put it back after each case."
-    import fastprogress.fastprogress as fp
-    monkeypatch.setattr(fp, 'NO_BAR', fp.NO_BAR)
+pytestmark = pytest.mark.usefixtures('bars_as_found')   # main's bar switch put back after each case (conftest)
 
-def run(*args):
-    "`sensible_adv ARGS` in this process: its exit status, stdout and stderr, as `cli` returns them."
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        try: rc = main([str(a) for a in args])
-        except SystemExit as e: rc = e.code          # argparse's own refusals
-    return SimpleNamespace(returncode=rc, stdout=out.getvalue(), stderr=err.getvalue())
+run = cli_in_process   # `sensible_adv ARGS` in this process, results as `cli` returns them
 
 def train(out, epochs, *extra, via=run):
     "`sensible_adv train` on the small digits run, in this process (`via=cli`: in a fresh one)."
