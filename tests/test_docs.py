@@ -6,7 +6,7 @@ processed pages in `_proc/` (where `show_doc` has run) and the offline site rend
 in conftest.py builds it once per session). The rendering's pieces are also checked on small made-up notebooks.
 tests/test_browser.py looks at the same site in a real browser.
 """
-import html, importlib, inspect, json, re, sys
+import functools, html, importlib, inspect, json, re, sys
 from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import urlsplit
@@ -32,8 +32,9 @@ def _title(nb_path):
     for c in nb['cells']:
         if c['cell_type'] == 'markdown' and (m := re.match(r'#\s+(.+)', ''.join(c['source']))): return m.group(1).strip()
 
+@functools.lru_cache(maxsize=None)
 def _page(html_dir, nb):
-    "The parsed HTML page of notebook `nb`."
+    "The parsed HTML page of notebook `nb`, parsed once per session (the tests only read it)."
     return BeautifulSoup((html_dir/nb.relative_to(NBS)).with_suffix('.html').read_text(encoding='utf-8'), 'html.parser')
 
 def _modules():

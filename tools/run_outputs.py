@@ -3,9 +3,10 @@
 
 A chapter shows its results right after the code that makes them: the sensible search's statistics, a training
 run's progress table, a robustness report and its curve. Those outputs are stored in the notebook so that the docs
-render them; this regenerates them from the notebook's own code, as `nbdev_test` runs it (cells flagged in
-`tst_flags` and `#| eval: false` cells are skipped, in the notebook's folder), and keeps only what a reader should
-see: figures, tables and printed results. Warnings and other stderr text, and outputs of `#| hide` cells, are
+render them; this regenerates them from the notebook's own code, as `make test-slow` runs it (in the notebook's
+folder; `#| eval: false` cells and the studies' cells, flagged `study`, are skipped and keep their outputs; the cells
+flagged `slow` or `cross` run, since a reader sees their outputs too, e.g. the README's example), and keeps only
+what a reader should see: figures, tables and printed results. Warnings and other stderr text, and outputs of `#| hide` cells, are
 dropped. Run `nbdev_clean` afterwards (`make outputs` does both).
 
 Usage: run_outputs.py NB [NB ...]
@@ -30,6 +31,9 @@ def directives(source:str) -> dict:
 # modules that import fastprogress's bars later, such as the evaluation's).
 NOTEBOOK_BARS = ("import fastprogress.fastprogress as _fp, fastai.callback.progress as _p\n"
                  "_p.master_bar, _p.progress_bar = _fp.master_bar, _fp.progress_bar = _fp.NBMasterBar, _fp.NBProgressBar")
+
+# the flags of `make test-slow`'s cells (minutes at most): run here; any other flag in `tst_flags` (the studies) is skipped
+RUN_FLAGS = {'slow', 'cross'}
 
 def keep(output:dict) -> bool:
     "Whether an output teaches: everything but stderr text (warnings) and fastai's transient progress widgets."
@@ -62,5 +66,5 @@ def run(path:Path, flags:set):
     print(f"{path}: {n} cells with outputs kept")
 
 if __name__ == '__main__':
-    flags = set(get_config().get('tst_flags', '').split())
+    flags = set(get_config().get('tst_flags', '').split()) - RUN_FLAGS
     for p in sys.argv[1:]: run(Path(p).resolve(), flags)
