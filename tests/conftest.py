@@ -45,16 +45,28 @@ def pytest_pycollect_makemodule(module_path, parent):
     if parent.config.getoption('--runtime-only') and module_path.name not in RUNTIME_TESTS:
         return DevOnlyFile.from_parent(parent, path=module_path)
 
-# `make test` hands whole files to 2 pytest-xdist workers in collection order (`--dist loadfile --no-loadscope-reorder`):
-# the files that take longest (or wait for the docs build) are collected first, so that the two workers end together
-# instead of one long file running alone at the end. Any other file follows in name order; a stale entry costs time only.
-LONGEST_FIRST = ('test_docs.py', 'test_browser.py', 'test_runs.py', 'test_ddp.py', 'test_faults.py', 'test_cli.py',
-                 'test_battery.py', 'test_crosscheck.py', 'test_bench_timing.py', 'test_pipelines.py', 'test_wrappers.py')
+# `make test` hands its work to 2 pytest-xdist workers (`--dist loadgroup --no-loadscope-reorder`) in collection order.
+# A unit of work is a whole test file (its items carry the file's `xdist_group`, so that module and session fixtures,
+# e.g. test_ddp's pair of ranks and test_browser's pages, are made once) or one notebook of test_notebooks_alone.py
+# (each a fresh process of its own). The units that take longest come first, so that the two workers end together
+# instead of one long unit running alone at the end; test_browser.py first of all, since it builds the docs site
+# that test_docs.py then finds built. Units not named follow in collection order; a stale entry costs time only.
+LONGEST_FIRST = ('test_browser.py', '04_callback', '07_evaluate', 'test_ddp.py', 'test_faults.py', 'test_runs.py',
+                 'test_cli.py', '12_experiments', '01_theory', 'test_docs.py', 'test_pipelines.py', 'test_crosscheck.py',
+                 '02_attacks', 'test_battery.py', '06_models', '03_sensible', '05_data', 'test_bench_timing.py')
+NOTEBOOK_CASES = 'test_notebooks_alone.py'
+
+def _unit(item) -> str:
+    "The unit of work an item belongs to: its notebook's name (a notebook case), else its file's name."
+    if item.path.name == NOTEBOOK_CASES and hasattr(item, 'callspec'): return item.callspec.params['nb'].stem
+    return item.path.name
 
 def pytest_collection_modifyitems(config, items):
-    "Items of the files in `LONGEST_FIRST` first, in its order; within a file, as collected."
+    "Each test file's items in one xdist group; the units in `LONGEST_FIRST` first, in its order; within a unit, as collected."
+    for item in items:
+        if _unit(item) == item.path.name: item.add_marker(pytest.mark.xdist_group(item.path.name))
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))   # a stable sort
+    items.sort(key=lambda item: rank.get(_unit(item), len(rank)))   # a stable sort
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -63,7 +75,9 @@ def site(tmp_path_factory):
     """Build the docs with `tools/build_docs.py` into `_site_local/` (what `make docs` makes); returns (proc dir, site dir).
 
     The tests check the very folder a person opens, and leave it there, built; nbdev's processing writes `_proc/`
-    in the checkout whatever the output folder is."""
+    in the checkout whatever the output folder is. nbdev's processing runs in this one process (`--n_workers 0`): each
+    of its worker processes would import the library again (about 10 s each on this machine), for no shorter build,
+    while the other pytest worker uses the second core."""
     out = ROOT/'_site_local'
     # under pytest-xdist (`make test`) each worker has a session of its own: the first to get here builds, the
     # others wait on the lock and find it built (two builds at once would delete each other's `_proc/` files)
@@ -71,7 +85,7 @@ def site(tmp_path_factory):
     with open(shared/'site.lock', 'w') as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (shared/'site.built').exists():
-            r = subprocess.run([sys.executable, 'tools/build_docs.py', '--out', str(out), '--n_workers', '2'], cwd=ROOT,
+            r = subprocess.run([sys.executable, 'tools/build_docs.py', '--out', str(out), '--n_workers', '0'], cwd=ROOT,
                                capture_output=True, text=True, timeout=900)
             assert r.returncode == 0, f"docs build failed:\n{r.stdout[-4000:]}\n{r.stderr[-4000:]}"
             (shared/'site.built').write_text('ok')

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # The longest notebooks alone on 2 cores (tens of seconds each; the others take under 25 s): started first, so that the
 # jobs end together instead of one long notebook running alone at the end. A stale entry costs time, never a test.
-LONGEST_FIRST = ('04_callback', '07_evaluate', 'index', '01_theory')
+LONGEST_FIRST = ('04_callback', '07_evaluate', '12_experiments', '01_theory')
 
 def notebooks(folder:Path=ROOT/'nbs') -> list:
     "The notebooks `nbdev_test` would run: every `.ipynb` under `folder`, except names starting with `_` or `.`."
