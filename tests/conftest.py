@@ -61,6 +61,7 @@ def _unit(item) -> str:
     if item.path.name == NOTEBOOK_CASES and hasattr(item, 'callspec'): return item.callspec.params['nb'].stem
     return item.path.name
 
+@pytest.hookimpl(tryfirst=True)   # before pytest-xdist's own hook, which reads the groups (its plugin registers later)
 def pytest_collection_modifyitems(config, items):
     "Each test file's items in one xdist group; the units in `LONGEST_FIRST` first, in its order; within a unit, as collected."
     for item in items:
