@@ -87,7 +87,7 @@ nbtest: $(STAMP)
 # each; a unit of work is a notebook or a whole test file (they share one build of the docs site), the longest units
 # first (tests/conftest.py's LONGEST_FIRST, kept in that order); the cases marked `slow` (minutes each) are left to
 # test-slow. Its summary line is the last thing `make test` prints.
-PYTEST_XDIST = -n $(N_WORKERS) --dist loadgroup --no-loadscope-reorder
+PYTEST_XDIST = -n $(N_WORKERS) --dist loadscope --no-loadscope-reorder
 pytest: $(STAMP)
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest $(PYTEST_XDIST) -m 'not slow' tests
 
