@@ -1,7 +1,7 @@
 # sensible_adv: the two set-up commands are `make demo` and `make test`; each builds .venv if it is missing.
 #
 #   make demo       the library's main job (`sensible_adv demo`)
-#   make test       library == export of notebooks, notebooks clean, pytest: every notebook alone (nbdev_test) and tests/
+#   make test       library == export of notebooks, notebooks clean, every notebook alone (nbdev_test), pytest
 #   make test-slow  the minutes-long cases: notebook cells flagged `slow` and `cross` (settings.ini tst_flags), pytest's `slow` ones
 #   make studies    the CPU studies of nbs/12_experiments.ipynb (cells flagged `study`): hours; resumes; results in nbs/results/
 #   make compat     the runtime tests and the README's examples beside the newest fastai/fastcore (.venv-compat)
@@ -78,21 +78,19 @@ check-clean: $(STAMP)
 	echo "ok: notebooks are clean"
 
 # (c) every notebook runs on its own, each in a fresh process, N_WORKERS at a time (one torch thread each), so that
-# no notebook can lean on another's imports (cells flagged slow/cross are skipped here; see test-slow). `make test`
-# runs the same thing inside pytest (tests/test_notebooks_alone.py), so that notebooks and test files share the workers
+# no notebook can lean on another's imports (cells flagged slow/cross are skipped here; see test-slow)
 nbtest: $(STAMP)
 	$(BIN)/python tools/test_notebooks.py --jobs $(N_WORKERS) --nbdev-test $(BIN)/nbdev_test
 
-# (d) pytest: every notebook alone (c) and the test files, on N_WORKERS processes (pytest-xdist), one torch thread
-# each; a unit of work is a notebook or a whole test file (they share one build of the docs site), the longest units
-# first (tests/conftest.py's LONGEST_FIRST, kept in that order); the cases marked `slow` (minutes each) are left to
-# test-slow. Its summary line is the last thing `make test` prints.
-PYTEST_XDIST = -n $(N_WORKERS) --dist loadscope --no-loadscope-reorder
+# (d) pytest, last, so its summary line is the last thing printed: N_WORKERS processes (pytest-xdist), one torch
+# thread each, a test file at a time (they share one build of the docs site: tests/conftest.py), longest files first
+# (conftest's LONGEST_FIRST, kept in that order); the cases marked `slow` (minutes each) are left to test-slow
+PYTEST_XDIST = -n $(N_WORKERS) --dist loadfile --no-loadscope-reorder
 pytest: $(STAMP)
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest $(PYTEST_XDIST) -m 'not slow' tests
 
 # in this order; the prerequisites of a .NOTPARALLEL makefile run one after another, left to right
-test: check-export check-clean pytest
+test: check-export check-clean nbtest pytest
 
 test-slow: $(STAMP)
 	$(BIN)/python tools/test_notebooks.py --jobs $(N_WORKERS) --nbdev-test $(BIN)/nbdev_test --flags "slow cross"

@@ -45,27 +45,18 @@ def pytest_pycollect_makemodule(module_path, parent):
     if parent.config.getoption('--runtime-only') and module_path.name not in RUNTIME_TESTS:
         return DevOnlyFile.from_parent(parent, path=module_path)
 
-# `make test` hands its work to 2 pytest-xdist workers (`--dist loadscope --no-loadscope-reorder`) in collection order.
-# A unit of work is a whole test file (its functions go together, so that module and session fixtures, e.g. test_ddp's
-# pair of ranks and test_browser's pages, are made once) or one notebook (each notebook of test_notebooks_alone.py is
-# a class, and loadscope hands out each class on its own). The units that take longest come first, so that the two
-# workers end together instead of one long unit running alone at the end; test_browser.py first of all, since it
-# builds the docs site that test_docs.py then finds built. Units not named follow in collection order; a stale entry
-# costs time only. (`--dist loadgroup` with marks would say this more directly, but pytest-xdist 3.8 cannot regroup
-# the items of pytest 9.2, whose node ids it no longer sets.)
-LONGEST_FIRST = ('test_browser.py', '04_callback', '07_evaluate', 'test_ddp.py', 'test_faults.py', 'test_runs.py',
-                 'test_cli.py', '12_experiments', '01_theory', 'test_docs.py', 'test_pipelines.py', 'test_crosscheck.py',
-                 '02_attacks', 'test_battery.py', '06_models', '03_sensible', '05_data', 'test_bench_timing.py')
-
-def _unit(item) -> str:
-    "The unit of work an item belongs to: its notebook's name (a notebook's class), else its file's name."
-    nb = getattr(item.cls, 'notebook', None) if item.cls is not None else None
-    return nb.stem if nb is not None else item.path.name
+# `make test` hands whole files to 2 pytest-xdist workers in collection order (`--dist loadfile --no-loadscope-reorder`):
+# the files that take longest come first, so that the two workers end together instead of one long file running alone
+# at the end. test_browser.py is first of all: it builds the docs site (the `site` fixture, one process), which
+# test_docs.py, later in the order, then finds built instead of waiting for it. Any other file follows in name order;
+# a stale entry costs time only.
+LONGEST_FIRST = ('test_browser.py', 'test_ddp.py', 'test_faults.py', 'test_runs.py', 'test_cli.py', 'test_docs.py',
+                 'test_crosscheck.py', 'test_pipelines.py', 'test_battery.py', 'test_bench_timing.py', 'test_wrappers.py')
 
 def pytest_collection_modifyitems(config, items):
-    "The units in `LONGEST_FIRST` first, in its order; the others, and the items within a unit, as collected."
+    "Items of the files in `LONGEST_FIRST` first, in its order; within a file, as collected."
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(_unit(item), len(rank)))   # a stable sort
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))   # a stable sort
 
 ROOT = Path(__file__).resolve().parents[1]
 
