@@ -6,8 +6,8 @@ run's progress table, a robustness report and its curve. Those outputs are store
 render them; this regenerates them from the notebook's own code, as `make test-slow` runs it (in the notebook's
 folder; `#| eval: false` cells and the studies' cells, flagged `study`, are skipped and keep their outputs; the cells
 flagged `slow` or `cross` run, since a reader sees their outputs too, e.g. the README's example), and keeps only
-what a reader should see: figures, tables and printed results. Warnings and other stderr text, and outputs of `#| hide` cells, are
-dropped. Run `nbdev_clean` afterwards (`make outputs` does both).
+what a reader should see: figures, tables and printed results. Warnings and other stderr text, and outputs of
+`#| hide` cells, are dropped. Run `nbdev_clean` afterwards (`make outputs` does both).
 
 Usage: run_outputs.py NB [NB ...]
 """
