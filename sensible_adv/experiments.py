@@ -533,8 +533,11 @@ def budget_reading(gaps:pd.DataFrame,  # `budget_gaps`'s table
     if incomplete: text.append(f"**Provisional**: {', '.join(incomplete)} {'is' if len(incomplete) == 1 else 'are'} still training; "
                                "a configuration with one seed is read on that seed alone, against PGD-AT's seeds so far.")
     met = {b: sorted(sense.config[(sense.budget == b) & sense.met]) for b in budgets}
-    parts = [f"at {b} {'no sensible configuration meets the target' if not met[b] else ', '.join(met[b]) + ' meet' + ('s' if len(met[b]) == 1 else '') + ' the target'}"
-             + (f" (the closest, {best[b].config}, misses it by {-best[b].margin:.1f} points)" if not met[b] and b in best else '') for b in budgets]
+    def part(b):   # a budget whose sensible models have not finished says so, not "none meets the target"
+        if b not in best: return f"at {b} no sensible configuration has finished yet"
+        if met[b]: return f"at {b} {', '.join(met[b])} meet{'s' if len(met[b]) == 1 else ''} the target"
+        return f"at {b} no sensible configuration meets the target (the closest, {best[b].config}, misses it by {-best[b].margin:.1f} points)"
+    parts = [part(b) for b in budgets]
     s = '; '.join(parts)
     text.append(s[0].upper() + s[1:] + '.')
     if len(best) > 1:
