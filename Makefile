@@ -77,10 +77,12 @@ check-clean: $(STAMP)
 	  git status --porcelain -- nbs 2>/dev/null || true; exit 1; fi; \
 	echo "ok: notebooks are clean"
 
-# (c) every notebook runs on its own, each in a fresh process, N_WORKERS at a time (one torch thread each), so that
-# no notebook can lean on another's imports (cells flagged slow/cross are skipped here; see test-slow)
+# (c) every notebook runs on its own, each in a process of its own, N_WORKERS at a time (one torch thread each), so
+# that no notebook can lean on another's imports (cells flagged slow/cross are skipped here; see test-slow). Each
+# process is forked after the third-party imports (torch and the like, never ours or fastai's: the runner's PRELOAD);
+# test-slow starts a new nbdev_test for each instead (--fresh), imports and all, as a reader who opens one notebook
 nbtest: $(STAMP)
-	$(BIN)/python tools/test_notebooks.py --jobs $(N_WORKERS) --nbdev-test $(BIN)/nbdev_test
+	$(BIN)/python tools/test_notebooks.py --jobs $(N_WORKERS)
 
 # (d) pytest, last, so its summary line is the last thing printed: N_WORKERS processes (pytest-xdist), one torch
 # thread each, a test file at a time (they share one build of the docs site: tests/conftest.py), longest files first
@@ -93,7 +95,7 @@ pytest: $(STAMP)
 test: check-export check-clean nbtest pytest
 
 test-slow: $(STAMP)
-	$(BIN)/python tools/test_notebooks.py --jobs $(N_WORKERS) --nbdev-test $(BIN)/nbdev_test --flags "slow cross"
+	$(BIN)/python tools/test_notebooks.py --jobs $(N_WORKERS) --fresh --nbdev-test $(BIN)/nbdev_test --flags "slow cross"
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest $(PYTEST_XDIST) -m slow tests
 
 # The studies rewrite the committed result files; one process, one thread (bench/experiments.py says how to split them)

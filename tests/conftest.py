@@ -51,7 +51,8 @@ def pytest_pycollect_makemodule(module_path, parent):
 # test_docs.py, later in the order, then finds built instead of waiting for it. Any other file follows in name order;
 # a stale entry costs time only.
 LONGEST_FIRST = ('test_browser.py', 'test_ddp.py', 'test_faults.py', 'test_runs.py', 'test_cli.py', 'test_docs.py',
-                 'test_crosscheck.py', 'test_pipelines.py', 'test_battery.py', 'test_bench_timing.py', 'test_wrappers.py')
+                 'test_crosscheck.py', 'test_pipelines.py', 'test_battery.py', 'test_bench_timing.py', 'test_wrappers.py',
+                 'test_notebook_runner.py')
 
 def pytest_collection_modifyitems(config, items):
     "Items of the files in `LONGEST_FIRST` first, in its order; within a file, as collected."
