@@ -11,6 +11,7 @@
 #   make readme     README.md from nbs/index.ipynb
 #   make mutate     mutation score of the core modules (mutmut 3, tests/test_bugs.py & co.; slow, not in `make test`)
 #   make bench-timing  training seconds of the frontier's methods, interleaved, one process (bench/frontier_timing.py; a quiet machine)
+#   make bench-demo what `make demo` costs: its command timed in new processes, repeated (bench/demo_cost.py; a quiet machine)
 #   make bench-gpu  the GPU benchmark, bench/gpu.py (CUDA; its CPU twin: BENCH_GPU_ARGS='--smoke --device cpu')
 #   make device-wheels  .whl/: the wheels a GPU machine without network needs (bench/README.md)
 #   make clean      remove build outputs (keeps the environments; `make distclean` removes them too)
@@ -40,7 +41,7 @@ PIP_NOISE := ^WARNING: Location 'file://.*' is ignored: it is neither a file nor
 HASH_LIB = find sensible_adv -type f -name '*.py' -not -path '*/__pycache__/*' | LC_ALL=C sort | xargs sha256sum
 HASH_NBS = find nbs -type f -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' -not -path '*/_proc/*' | LC_ALL=C sort | xargs sha256sum
 
-.PHONY: bench-timing help venv demo test check-export check-clean nbtest pytest test-slow studies mutate compat data bench-gpu device-wheels docs outputs readme clean distclean
+.PHONY: bench-timing bench-demo help venv demo test check-export check-clean nbtest pytest test-slow studies mutate compat data bench-gpu device-wheels docs outputs readme clean distclean
 
 help:
 	@grep -E '^#   make ' Makefile | sed 's/^# \{0,1\}//'
@@ -123,6 +124,10 @@ data:
 # The frontier's training times (issue: the studies' own seconds were taken under load). About 10 min per repeat on 2 cores.
 bench-timing: $(STAMP)
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(BIN)/python bench/frontier_timing.py $(BENCH_TIMING_ARGS)
+
+# What `make demo` costs (the README's figure): its command, 3 times, each a new process. About 6 min per repeat on 2 cores.
+bench-demo: $(STAMP)
+	$(BIN)/python bench/demo_cost.py $(BENCH_DEMO_ARGS)
 
 # The GPU benchmark: writes bench/results/gpu.json (with --smoke: gpu_smoke.json). One torch thread on CPU (see nbtest).
 BENCH_GPU_ARGS ?=

@@ -1,7 +1,9 @@
-"""The training-time benchmark's CPU twin: `bench/frontier_timing.py --smoke` runs the code path of the real timing (the
-frontier's own `train` arguments, interleaved repeats) on the bundled digits and writes its JSON. Times are never
-asserted; what is checked is that every repeat of every configuration was timed and summarised, and bad arguments
-are refused by name. The script's `main` runs in this process (a new one would spend 10 s importing the library)."""
+"""The timing benchmarks' CPU twins. `bench/frontier_timing.py --smoke` runs the code path of the real timing (the
+frontier's own `train` arguments, interleaved repeats) on the bundled digits and writes its JSON; `bench/demo_cost.py
+--smoke` times real `sensible_adv demo` processes at a tiny budget (in `make test-slow`: each repeat is a new process).
+Times are never asserted; what is checked is that every repeat of every configuration was timed and summarised, and
+bad arguments are refused by name. The scripts' `main` runs in this process (a new one would spend 10 s importing the
+library)."""
 import json, sys
 from pathlib import Path
 
@@ -34,3 +36,18 @@ def test_interleaving_and_ratios():
     s = summary({'pgd': [10., 20.], 'sense': [5., 4.]})
     assert s['sense'] == dict(median=4.5, min=4., max=5., over_reference=(0.5 + 0.2) / 2, over_reference_min=0.2, over_reference_max=0.5)
     assert 'over_reference' not in summary({'sense': [1.]})['sense']
+
+
+@pytest.mark.slow
+def test_demo_cost_smoke_times_each_repeat(tmp_path, capsys):
+    "`bench/demo_cost.py --smoke`: each repeat is a real `sensible_adv demo` process, timed, and summarised in the JSON."
+    from demo_cost import main as demo_main
+    out = tmp_path/'d.json'
+    res = demo_main(['--smoke', '--repeats', '2', '--out', str(out)])
+    assert json.loads(out.read_text()) == json.loads(json.dumps(res))
+    assert res['dataset'] == 'digits' and len(res['runs']) == 2 and res['command'].startswith('sensible_adv demo --out OUT --quiet --dataset digits')
+    assert all(0 < r['demo_wall_seconds'] < r['seconds'] for r in res['runs'])   # the process costs more than the demo's own clock
+    s = res['seconds']; assert s['min'] <= s['median'] <= s['max']
+    assert 'written:' in capsys.readouterr().out
+    with pytest.raises(SystemExit) as e: demo_main(['--repeats', '0', '--out', str(tmp_path/'x.json')])
+    assert e.value.code == 2 and not (tmp_path/'x.json').exists()
