@@ -47,6 +47,7 @@ def test_demo_cost_smoke_times_each_repeat(tmp_path, capsys):
     assert json.loads(out.read_text()) == json.loads(json.dumps(res))
     assert res['dataset'] == 'digits' and len(res['runs']) == 2 and res['command'].startswith('sensible_adv demo --out OUT --quiet --dataset digits')
     assert all(0 < r['demo_wall_seconds'] < r['seconds'] for r in res['runs'])   # the process costs more than the demo's own clock
+    assert all(r['cpu_seconds'] > 0 and r['other_cpu_seconds'] >= 0 for r in res['runs'])
     s = res['seconds']; assert s['min'] <= s['median'] <= s['max']
     assert 'written:' in capsys.readouterr().out
     with pytest.raises(SystemExit) as e: demo_main(['--repeats', '0', '--out', str(tmp_path/'x.json')])
