@@ -76,7 +76,7 @@ def start(nb:Path, log:Path, flags:str='', fresh:bool=False, nbdev_test:str='nbd
         os._exit(code)
 
 def run_all(nbs:list, jobs:int=2, flags:str='', fresh:bool=False, nbdev_test:str='nbdev_test') -> list:
-    "Test `nbs`, `jobs` at a time, printing a line as each ends; returns the failed ones as (notebook, end of output)."
+    "Test `nbs`, `jobs` at a time, printing a line as each ends; returns the failed ones as (notebook, its output)."
     queue, running, failed = list(nbs), {}, []
     with tempfile.TemporaryDirectory() as logs:
         while queue or running:
