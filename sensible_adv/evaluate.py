@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_evaluate.ipynb #d6d42984
 from __future__ import annotations
-import json, math, re, time, warnings
+import hashlib, json, math, re, time, warnings
 from pathlib import Path
 import torch, torch.nn.functional as F
 from torch import nn, Tensor
@@ -188,6 +188,46 @@ def _check_scale(x:Tensor, bounds):
         raise ValueError(f"`bounds`=({lo:g}, {hi:g}) but the images span only [{x.min().item():.4g}, {x.max().item():.4g}]: "
                          "pass the images' own pixel range (e.g. bounds=(0, 1)), in which eps is measured")
 
+def _fingerprint(*parts) -> str:
+    "A hash of tensors (values, dtype, shape) and strings: what a saved per-batch result depends on."
+    h = hashlib.sha256()
+    for t in parts:
+        if isinstance(t, Tensor):
+            t = t.detach().cpu().contiguous()
+            h.update(f'{t.dtype}{tuple(t.shape)}'.encode()); h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+        else: h.update(repr(t).encode())
+        h.update(b'|')
+    return h.hexdigest()
+
+def _model_fingerprint(net:nn.Module) -> str:
+    "A hash of a model's structure and every parameter and buffer."
+    return _fingerprint(repr(net), *[x for kv in net.state_dict().items() for x in kv])
+
+def _content(v) -> str|None:
+    "What a value holds, for a fingerprint; `None` where its content cannot be told (a function, a foreign object): its results are never reused."
+    if v is None or isinstance(v, (bool, int, float, str)): return repr(v)
+    if isinstance(v, Tensor): return _fingerprint(v)
+    if isinstance(v, nn.Module): return _model_fingerprint(v)
+    if isinstance(v, (list, tuple, range, dict)):
+        parts = [_content(u) for u in (v.items() if isinstance(v, dict) else v)]
+        return None if None in parts else repr(parts)
+    if isinstance(v, Attack):
+        parts = _content(vars(v))
+        return None if parts is None else f'{type(v).__module__}.{type(v).__qualname__}{parts}'
+    return None
+
+def _attack_batch(net, job, x, y, ok, key, resume):
+    "One attack on one batch: `(per-example result, seconds)`, read from `resume` if a result with this `key` is there, else run and saved there."
+    f = None if key is None else Path(resume)/f'{key[:32]}.pt'
+    if f is not None and f.exists():
+        saved = torch.load(f, weights_only=True)
+        if saved.get('key') == key: return saved['ok'].to(ok.device), saved['seconds']
+    t0 = time.perf_counter()
+    r = _robust(net, job['attack'], x, y, ok)
+    t = time.perf_counter() - t0
+    if f is not None: atomic_write(f, save=lambda p: torch.save(dict(key=key, ok=r.cpu(), seconds=t), p))
+    return r, t
+
 def _unbounded(x:Tensor, norm:str, bounds) -> dict:
     "The sanity check's attack: PGD-100 from x (no random start) with a radius that covers the whole pixel box."
     big = (bounds[1] - bounds[0]) * (1 if norm == 'Linf' else math.sqrt(x[0].numel()))
@@ -209,6 +249,7 @@ def robustness_report(model,                     # nn.Module (takes pixels, or n
                       seed:int=0,                # seed of every random start (each attack reseeded per batch)
                       bs:int=256,                # batch size when `dl` is a pair of tensors
                       verbose:bool=True,         # show a progress bar over batches and attacks
+                      resume=None,               # folder that keeps each attack's result per batch: a report interrupted and run again picks up where it stopped
                      ) -> pd.DataFrame:
     "Robust accuracy of `model` on `dl` under a suite of attacks, with gradient-masking sanity checks in `df.attrs['checks']`."
     if dl is None:
@@ -228,6 +269,9 @@ def robustness_report(model,                     # nn.Module (takes pixels, or n
         raise ValueError("`transfer_from` holds the evaluated model itself: a transfer attack needs separately trained source models "
                          "(attacking the model with its own gradients is the white-box PGD row)")
     jobs, skipped = _jobs(attacks, epss, norm, bounds, seed, srcs, transfer_seeds)
+    if resume is not None:       # what a saved result depends on: the model, the attack, the libraries (then the batch, below)
+        resume, mfp = writable_dir(resume, 'resume'), _fingerprint(_model_fingerprint(net), _library_versions(jobs), torch.__version__)
+        for job in jobs: job['key'] = _content(job['attack'])
     dev, dt = model_device(net), model_dtype(net)
     clean, per, secs, seen = [], [], [], 0
     total = _n_batches(dl, n, bs)
@@ -241,16 +285,17 @@ def robustness_report(model,                     # nn.Module (takes pixels, or n
             if bi == 0:
                 _check_scale(x, bounds)
                 if sanity: jobs.append(_unbounded(x, norm, bounds))
+                if sanity and resume is not None: jobs[-1]['key'] = _content(jobs[-1]['attack'])
                 per, secs = [[] for _ in jobs], [0.] * len(jobs)
             clean.append(ok)
             for j, job in enumerate(jobs):
                 k = len(x) if job['n'] is None else min(len(x), max(job['n'] - seen, 0))
                 if pb is not None: pb.comment = f"{job['label']}, batch {bi + 1}/{total}"
                 if k:
-                    torch.manual_seed(seed + 1009 * bi + j)
-                    t0 = time.perf_counter()
-                    per[j].append(_robust(net, job['attack'], x[:k], y[:k], ok[:k]))
-                    secs[j] += time.perf_counter() - t0
+                    torch.manual_seed(seed + 1009 * bi + j)    # each attack and batch seeded alone: a resumed report equals a whole one
+                    key = None if resume is None or job.get('key') is None else _fingerprint(mfp, job['key'], x[:k], y[:k], seed, bi, j)
+                    r, t = _attack_batch(net, job, x[:k], y[:k], ok[:k], key, resume)
+                    per[j].append(r); secs[j] += t
                 if pb is not None: pb.update(min(bi * len(jobs) + j + 1, pb.total))
             seen += len(x)
     if pb is not None and pb.last_v is not None: pb.update(pb.total)

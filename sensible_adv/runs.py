@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_runs.ipynb #0e7898e9
 from __future__ import annotations
-import csv, io, json, os, platform, random, re, signal, sys, threading, time, warnings
+import csv, io, json, os, platform, random, re, shutil, signal, sys, threading, time, warnings
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 import numpy as np
@@ -329,8 +329,11 @@ def evaluate_run(ckpt:str,                     # run folder (or a .pth inside it
     dls = _eval_dls(a, root or cfg.get('root'), bs, n, get_device(device))
     with folder_lock(folder, 'run folder'):
         refuse_overwrite(files, force, f"a report named {name!r}")    # again, under the lock
-        df = robustness_report(model, dls.valid, eps, attacks=specs, n=n, norm_stats=find_normalize(dls), seed=seed, verbose=not quiet)
+        partial = folder/f'.{name}.partial'      # each attack's results per batch until the report is written: a rerun resumes
+        df = robustness_report(model, dls.valid, eps, attacks=specs, n=n, norm_stats=find_normalize(dls), seed=seed, verbose=not quiet,
+                               resume=partial)
         save_report(df, folder, name, model_info=dict(architecture=cfg['arch_used'], dataset=a['dataset']), force=force)
+        shutil.rmtree(partial, ignore_errors=True)
     _echo(report_markdown(df))
     return df
 
