@@ -230,6 +230,7 @@ def run_frontier(root='runs/frontier',   # folder of the run folders
                  configs=FRONTIER,       # the configurations (`FRONTIER`'s form)
                  base=FRONTIER_BASE,     # the training arguments they share: the data, the budget
                  study='frontier',       # the results file's name and the log's prefix
+                 evaluate:bool=True,     # evaluate each model once trained (`False`: train only, and evaluate in a later call)
                  log=print):
     "Train and evaluate the frontier's models that are missing (resumable); rebuild `out/<study>.json` after each."
     root = Path(root)
@@ -240,6 +241,7 @@ def run_frontier(root='runs/frontier',   # folder of the run folders
             t = time.perf_counter()
             train(out=str(d), quiet=True, resume=(d/'config.json').exists(), **_frontier_train_kw(name, seed, configs, base))
             log(f"{study}/{name} seed {seed}: trained in {time.perf_counter() - t:.0f} s")
+        if not evaluate: continue
         for rep, (attacks, n) in {'natural': ('fgsm', n_nat), 'adversarial': ('pgd100,aa', n_adv)}.items():
             if not (d/f'{rep}.json').exists(): evaluate_run(str(d), attacks=attacks, n=n, name=rep, eps=FRONTIER_EPS, seed=seed)
         res = collect_frontier(root, out, configs, study)
