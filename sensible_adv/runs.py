@@ -313,7 +313,7 @@ def evaluate_run(ckpt:str,                     # run folder (or a .pth inside it
                  force:bool=False,             # replace an existing report of that name
                  quiet:bool=False,             # no progress bar
                 ) -> 'pd.DataFrame':
-    "Evaluate a trained run with trusted attacks and gradient-masking checks."
+    "Evaluate a trained run with trusted attacks and gradient-masking checks; run again after an interrupt, it resumes."
     if ckpt is None: raise ValueError("`ckpt` is required: the run folder written by `sensible_adv train --out DIR`")
     if n is not None: check_int(n, 'n', lo=1)
     check_int(bs, 'bs', lo=1); check_name(name)

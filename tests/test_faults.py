@@ -9,7 +9,7 @@ finish). Everything else calls the command line's own entry point in this proces
 which returns the exit status the console script exits with and prints the same lines to stderr: it spares each
 case the five to eight seconds of importing torch and fastai again. Runs that a case damages are copies of the
 reference run (`copy_of`), not trained again."""
-import csv, os, random, shutil, signal, subprocess, sys, time
+import csv, json, os, random, shutil, signal, subprocess, sys, time
 from pathlib import Path
 import pytest
 import torch
@@ -206,3 +206,32 @@ def test_both_option_spellings(tmp_path):
     ca, cb = (json.loads((d/'config.json').read_text())['args'] for d in (a, b))
     assert ca == cb and ca['n_train'] == 200 and ca['n_valid'] == 40
     assert same_weights(a/'model.pth', b/'model.pth')
+
+@pytest.mark.slow   # a real kill of a real process (about 20 s on 2 cores); 07_evaluate and 09_runs test the same resume in `make test`
+def test_killed_evaluation_resumes(tmp_path, reference, monkeypatch):
+    "An evaluation killed mid-way and run again attacks only what it had not finished, and writes the uninterrupted report."
+    import sensible_adv.evaluate as ev
+    out = copy_of(reference, tmp_path)
+    args = ('eval', '--ckpt', out, '--attacks', 'fgsm,pgd20', '--n-valid', '60', '--bs', '5', '--quiet', '--device', 'cpu')
+    assert run(*args, '--name', 'whole').returncode == 0                  # 12 batches x 3 attacks (the unbounded check too)
+    assert not (out/'.whole.partial').exists()                            # removed once the report is written
+    p = subprocess.Popen([sys.executable, '-m', 'sensible_adv.cli', *map(str, args)], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, env=ENV)
+    partial = out/'.robustness.partial'
+    t0 = time.time()
+    while len(list(partial.glob('*.pt'))) < 4:
+        assert p.poll() is None, f"the evaluation ended before it could be killed: {p.communicate()}"
+        assert time.time() - t0 < 300, "no per-batch result appeared"
+        time.sleep(0.02)
+    p.kill(); p.communicate(timeout=60)
+    assert not (out/'robustness.json').exists()
+    saved = len(list(partial.glob('*.pt')))
+    assert 4 <= saved < 36 and not list(partial.glob('*.tmp')), saved     # whole results only, never a half-written one
+    calls, real = [], ev._robust
+    monkeypatch.setattr(ev, '_robust', lambda *a: calls.append(1) or real(*a))
+    r = run(*args)
+    assert r.returncode == 0, r.stderr
+    assert len(calls) == 36 - saved                                       # what was saved is read back, not attacked again
+    rows = lambda name: [(d['attack'], d['n'], d['accuracy']) for d in json.loads((out/f'{name}.json').read_text())['rows']]
+    assert rows('robustness') == rows('whole')
+    assert not partial.exists()
