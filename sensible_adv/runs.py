@@ -330,6 +330,9 @@ def evaluate_run(ckpt:str,                     # run folder (or a .pth inside it
     with folder_lock(folder, 'run folder'):
         refuse_overwrite(files, force, f"a report named {name!r}")    # again, under the lock
         partial = folder/f'.{name}.partial'      # each attack's results per batch until the report is written: a rerun resumes
+        if (done := len(list(partial.glob('*.pt')))):
+            print(f"resume: {done} per-batch attack results of an interrupted evaluation in {partial} (reused where the weights, "
+                  "images and attacks are the same)", file=sys.stderr)
         df = robustness_report(model, dls.valid, eps, attacks=specs, n=n, norm_stats=find_normalize(dls), seed=seed, verbose=not quiet,
                                resume=partial)
         save_report(df, folder, name, model_info=dict(architecture=cfg['arch_used'], dataset=a['dataset']), force=force)

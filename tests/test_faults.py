@@ -231,6 +231,7 @@ def test_killed_evaluation_resumes(tmp_path, reference, monkeypatch):
     monkeypatch.setattr(ev, '_robust', lambda *a: calls.append(1) or real(*a))
     r = run(*args)
     assert r.returncode == 0, r.stderr
+    assert f'resume: {saved} per-batch attack results' in r.stderr, r.stderr
     assert len(calls) == 36 - saved                                       # what was saved is read back, not attacked again
     rows = lambda name: [(d['attack'], d['n'], d['accuracy']) for d in json.loads((out/f'{name}.json').read_text())['rows']]
     assert rows('robustness') == rows('whole')
