@@ -199,9 +199,13 @@ def _fingerprint(*parts) -> str:
         h.update(b'|')
     return h.hexdigest()
 
+def _plain_value(v) -> bool: return v is None or isinstance(v, (bool, int, float, str)) or (isinstance(v, (tuple, list)) and all(map(_plain_value, v)))
+
 def _model_fingerprint(net:nn.Module) -> str:
-    "A hash of a model's structure and every parameter and buffer."
-    return _fingerprint(repr(net), *[x for kv in net.state_dict().items() for x in kv])
+    "A hash of a model's structure, its modules' plain settings (e.g. a layer's `levels`) and every parameter and buffer."
+    settings = [(name, type(m).__qualname__, {k: v for k, v in vars(m).items() if not k.startswith('_') and k != 'training' and _plain_value(v)})
+                for name, m in net.named_modules()]
+    return _fingerprint(repr(net), repr(settings), *[x for kv in net.state_dict().items() for x in kv])
 
 def _content(v) -> str|None:
     "What a value holds, for a fingerprint; `None` where its content cannot be told (a function, a foreign object): its results are never reused."
@@ -220,8 +224,9 @@ def _attack_batch(net, job, x, y, ok, key, resume):
     "One attack on one batch: `(per-example result, seconds)`, read from `resume` if a result with this `key` is there, else run and saved there."
     f = None if key is None else Path(resume)/f'{key[:32]}.pt'
     if f is not None and f.exists():
-        saved = torch.load(f, weights_only=True)
-        if saved.get('key') == key: return saved['ok'].to(ok.device), saved['seconds']
+        try: saved = torch.load(f, weights_only=True)
+        except Exception: saved = {}               # unreadable (a damaged disk): attacked again, and saved anew
+        if saved.get('key') == key and saved['ok'].shape == ok.shape: return saved['ok'].to(ok.device), saved['seconds']
     t0 = time.perf_counter()
     r = _robust(net, job['attack'], x, y, ok)
     t = time.perf_counter() - t0
