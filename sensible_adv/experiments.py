@@ -471,12 +471,14 @@ def budget_gaps(budgets=FRONTIER_BUDGETS, # budget -> results files (`collect_fr
     return pd.DataFrame(rows)
 
 # %% ../nbs/12_experiments.ipynb #bb1d5913
-def plot_budget_gaps(df:pd.DataFrame, # `budget_gaps`'s table
-                     out=None,        # write the figure here as PNG
+def plot_budget_gaps(df:pd.DataFrame,       # `budget_gaps`'s table
+                     out=None,              # write the figure here as PNG
+                     leave_out=('natural',), # methods not drawn: natural training has no robustness to trade (its margin is tens of points below the rest)
                     ) -> 'plt.Figure':
     "The margin over the target per configuration (one line each) against the budget; above zero the target is met."
     import matplotlib.pyplot as plt
     budgets = list(dict.fromkeys(df.budget))
+    df = df[~df.method.isin(leave_out)]
     fig, ax = plt.subplots(figsize=(7, 4.5))
     labels = []
     for c, g in df.groupby('config', sort=False):
@@ -487,7 +489,9 @@ def plot_budget_gaps(df:pd.DataFrame, # `budget_gaps`'s table
         labels.append((f"{c} ({int(g.seeds[last])} seed{'s' if g.seeds[last] > 1 else ''})", budgets.index(last), g.margin[last], line.get_color()))
     ax.axhline(0, color='k', lw=.8); ax.text(-.05, .3, 'target met above', fontsize=7, va='bottom')
     ax.set(xticks=range(len(budgets)), xticklabels=budgets, xlim=(-.2, len(budgets) - .2), xlabel='training budget',
-           ylabel='margin over the target (points, worst seed)', title='Gap to the target vs budget (sensible: solid)')
+           ylabel='margin over the target (points, worst seed)',
+           title='Gap to the target vs budget (sensible: solid' + (f"; not drawn: {', '.join(leave_out)}" if leave_out else '') + ')')
+    ax.set_ylim(top=max(df.margin.max(), 0) + 1)   # room for the target line's words
     ax.grid(alpha=.3); fig.tight_layout()
     place_labels(ax, labels)
     if out is not None: atomic_write(out, save=lambda p: fig.savefig(p, dpi=120, format='png'))
@@ -544,6 +548,8 @@ def budget_reading(gaps:pd.DataFrame,  # `budget_gaps`'s table
     text.append(s[0].upper() + s[1:] + '.')
     if len(best) > 1:
         (b0, r0), (b1, r1) = list(best.items())[0], list(best.items())[-1]
-        move = 'grew' if r1.margin > r0.margin + 0.05 else 'shrank' if r1.margin < r0.margin - 0.05 else 'held'
-        text.append(f"From {b0} to {b1} the best sensible margin {move}: {r0.margin:+.1f} → {r1.margin:+.1f} points.")
+        move = 'rose' if r1.margin > r0.margin + 0.05 else 'fell' if r1.margin < r0.margin - 0.05 else 'held'
+        seeds = lambda r: f"{r.seeds} seed{'s' if r.seeds > 1 else ''}"
+        text.append(f"From {b0} to {b1} the best sensible margin {move}: {r0.margin:+.1f} points ({r0.config}, {seeds(r0)}) → "
+                    f"{r1.margin:+.1f} points ({r1.config}, {seeds(r1)}).")
     return '\n\n'.join(text)
