@@ -293,12 +293,13 @@ def robustness_report(model,                     # nn.Module (takes pixels, or n
                 if sanity and resume is not None: jobs[-1]['key'] = _content(jobs[-1]['attack'])
                 per, secs = [[] for _ in jobs], [0.] * len(jobs)
             clean.append(ok)
+            bfp = None if resume is None else _fingerprint(x, y)       # the batch, hashed once for all its attacks
             for j, job in enumerate(jobs):
                 k = len(x) if job['n'] is None else min(len(x), max(job['n'] - seen, 0))
                 if pb is not None: pb.comment = f"{job['label']}, batch {bi + 1}/{total}"
                 if k:
                     torch.manual_seed(seed + 1009 * bi + j)    # each attack and batch seeded alone: a resumed report equals a whole one
-                    key = None if resume is None or job.get('key') is None else _fingerprint(mfp, job['key'], x[:k], y[:k], seed, bi, j)
+                    key = None if resume is None or job.get('key') is None else _fingerprint(mfp, job['key'], bfp, k, seed, bi, j)
                     r, t = _attack_batch(net, job, x[:k], y[:k], ok[:k], key, resume)
                     per[j].append(r); secs[j] += t
                 if pb is not None: pb.update(min(bi * len(jobs) + j + 1, pb.total))
