@@ -8,6 +8,7 @@ __all__ = []
 # %% ../nbs/11_all.ipynb #fb0644ff
 from fastai.vision.all import *
 from .core import *
+from .interrupt import *
 from .theory import *
 from .attacks import *
 from .sensible import *

@@ -7,7 +7,8 @@ from __future__ import annotations
 import argparse, inspect, re, sys, warnings
 # A deprecation notice fastai's import triggers in PyTorch; it says nothing to a user of the command line.
 warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated', category=FutureWarning)
-import sensible_adv    # light: torch and fastai are imported inside `main`, where a Ctrl-C is caught
+import sensible_adv    # light: torch and fastai are imported inside `main`, where a Ctrl-C is held
+from .interrupt import deferred_interrupt   # light too
 
 # %% auto #0
 __all__ = ['COMMANDS', 'CLI_NAMES', 'command', 'command_parser', 'main']
@@ -82,15 +83,20 @@ def _one_line(e:BaseException) -> str:
     msg = ' '.join(str(e).split()) or type(e).__name__
     return msg.strip("'\"") if isinstance(e, KeyError) else msg
 
-def main(argv:list|None=None, # the arguments after the program name; `None` reads `sys.argv[1:]`
+def _interrupted(cmd:str, started:list) -> str:
+    "The one line a Ctrl-C prints: the command, and how to continue a training it stopped."
+    return (f"sensible_adv{' ' + cmd if cmd in COMMANDS else ''}: interrupted" +
+            (" (continue the run with --resume)" if cmd == 'train' and started else ''))
+
+def main(argv:list|None=None, # the arguments after the program name; `None` reads `sys.argv[1:]` (the console script)
         ) -> int:
     "Entry point of the `sensible_adv` console script: dispatch `argv[0]` to its subcommand; returns the exit status."
-    argv = sys.argv[1:] if argv is None else list(argv)
+    own = argv is None              # the console script: this process is ours to end
+    argv = sys.argv[1:] if own else list(argv)
     cmd, started = argv[0] if argv else '', []
-    try: return _dispatch(argv, started)
+    try: return _dispatch(argv, started, own)
     except KeyboardInterrupt:       # also during the imports, before a command has started
-        print(f"sensible_adv{' ' + cmd if cmd in COMMANDS else ''}: interrupted" +
-              (" (continue the run with --resume)" if cmd == 'train' and started else ''), file=sys.stderr)
+        print(_interrupted(cmd, started), file=sys.stderr)
         return 130
 
 def _table_only():
@@ -98,20 +104,22 @@ def _table_only():
     import fastprogress.fastprogress as fp
     fp.NO_BAR = True
 
-def _dispatch(argv:list, started:list) -> int:
+def _dispatch(argv:list, started:list, own:bool=False) -> int:
     "`main` without its Ctrl-C handler; `started` gets an item once the command itself runs."
     if argv and argv[0] in ('--version', '-V'): print(f"sensible_adv {sensible_adv.__version__}"); return 0
-    if not argv or argv[0] in ('-h', '--help'):
-        print(_usage(), file=sys.stdout if argv else sys.stderr)
-        return 0 if argv else 2
-    cmd, rest = argv[0], argv[1:]
-    if cmd not in COMMANDS:
+    cmd, rest = (argv[0], argv[1:]) if argv else ('', [])
+    if argv and cmd not in COMMANDS and cmd not in ('-h', '--help'):
         print(f"sensible_adv: unknown command {cmd!r}; choose one of: {', '.join(COMMANDS)} "
               "(see `sensible_adv --help`)", file=sys.stderr)
         return 2
-    from sensible_adv.learner import finish_distributed
-    f = command(cmd)
-    args = vars(command_parser(f, f'sensible_adv {cmd}').parse_args(rest))
+    with deferred_interrupt(_interrupted(cmd, started) if own else None):   # the imports: torch, fastai, the library
+        if not argv or cmd in ('-h', '--help'):
+            print(_usage(), file=sys.stdout if argv else sys.stderr)
+            return 0 if argv else 2
+        from sensible_adv.learner import finish_distributed
+        f = command(cmd)
+        parser = command_parser(f, f'sensible_adv {cmd}')
+    args = vars(parser.parse_args(rest))
     debug = args.pop('debug')
     if not sys.stdout.isatty(): _table_only()   # a log file gets fastai's epoch table, not every redraw of a bar
     with warnings.catch_warnings():

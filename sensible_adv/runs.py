@@ -17,6 +17,7 @@ from fastai.learner import Learner, Recorder
 from fastai.torch_core import rank_distrib, num_distrib
 import sensible_adv
 from .core import *
+from .interrupt import *
 from .attacks import *
 from .sensible import *
 from .callback import *
@@ -26,8 +27,8 @@ from .learner import *
 
 # %% auto #0
 __all__ = ['TRAIN_KEYS', 'RUN_FILES', 'EVAL_IMAGES', 'DEMO_METHODS', 'DEMO_FILES', 'DEMO_SETTINGS', 'rng_state', 'set_rng_state',
-           'read_checkpoint', 'deferred_interrupt', 'RunFolder', 'load_checkpoint', 'read_config', 'last_checkpoint',
-           'train', 'load_run_folder', 'load_run', 'evaluate_run', 'plot_eps_curves', 'demo', 'demo_table']
+           'read_checkpoint', 'RunFolder', 'load_checkpoint', 'read_config', 'last_checkpoint', 'train',
+           'load_run_folder', 'load_run', 'evaluate_run', 'plot_eps_curves', 'demo', 'demo_table']
 
 # %% ../nbs/09_runs.ipynb #789ec8be
 TRAIN_KEYS = ('dataset', 'method', 'arch', 'width', 'eps', 'steps', 'step', 'c', 'c_start', 'beta', 'tau', 'warmup',
@@ -80,17 +81,6 @@ def read_checkpoint(path) -> dict:
 def _number(v):
     "A hyper-parameter as a plain Python number (fastai's schedulers set NumPy scalars, which `weights_only` loading refuses)."
     return v.item() if isinstance(v, (np.generic, np.ndarray, torch.Tensor)) else v
-
-@contextmanager
-def deferred_interrupt():
-    "Context: a Ctrl-C (SIGINT) inside is held back and raised as `KeyboardInterrupt` on exit, so the writes inside finish together."
-    if threading.current_thread() is not threading.main_thread(): yield; return
-    got, old = [], signal.getsignal(signal.SIGINT)
-    signal.signal(signal.SIGINT, lambda *a: got.append(True))
-    try: yield
-    finally:
-        signal.signal(signal.SIGINT, old)
-        if got: raise KeyboardInterrupt
 
 def _cell(v):
     "A log value as a CSV cell."

@@ -11,10 +11,11 @@ from contextlib import redirect_stdout
 from pathlib import Path
 import numpy as np, pytest, torch
 from sensible_adv.runs import (train, read_config, read_checkpoint, last_checkpoint, load_run, load_run_folder,
-                               evaluate_run, rng_state, set_rng_state, check_name, refuse_overwrite, deferred_interrupt,
+                               evaluate_run, rng_state, set_rng_state, check_name, refuse_overwrite,
                                demo, demo_table, DEMO_FILES, TRAIN_KEYS, _epochs_done, _cell, _number,
                                _demo_markdown, _aa_note)
 from sensible_adv.data import digits_dls, DATASET_INFO
+from sensible_adv.interrupt import deferred_interrupt
 from sensible_adv.core import Normalized, writable_dir as _writable_dir
 from sensible_adv.evaluate import pixel_batches
 from sensible_adv.callback import METHOD_NAMES
@@ -436,15 +437,20 @@ def test_cells_and_numbers_are_plain():
     assert _number(0.1) == 0.1 and _number((0.9, 0.99)) == (0.9, 0.99)
 
 def test_deferred_interrupt_holds_ctrl_c_until_the_block_ends():
-    done, before = [], signal.getsignal(signal.SIGINT)    # Python's handler; SIG_IGN in a background job (nohup ... &)
-    with pytest.raises(KeyboardInterrupt):
-        with deferred_interrupt():
-            os.kill(os.getpid(), signal.SIGINT)
-            done.append('first write'); done.append('second write')        # both writes happen
-    assert done == ['first write', 'second write']
-    assert signal.getsignal(signal.SIGINT) == before                      # the handler is put back
-    with deferred_interrupt(): done.append('quiet')                       # no Ctrl-C: no exception
-    assert done[-1] == 'quiet'
+    done, before = [], signal.signal(signal.SIGINT, signal.default_int_handler)   # Python's handler (SIG_IGN under nohup ... &)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with deferred_interrupt():
+                os.kill(os.getpid(), signal.SIGINT)
+                done.append('first write'); done.append('second write')        # both writes happen
+        assert done == ['first write', 'second write']
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is put back
+        with deferred_interrupt(): done.append('quiet')                       # no Ctrl-C: no exception
+        assert done[-1] == 'quiet'
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        with deferred_interrupt(): os.kill(os.getpid(), signal.SIGINT); done.append('ignored')   # stays ignored
+        assert done[-1] == 'ignored' and signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally: signal.signal(signal.SIGINT, before)
 
 # ---------------------------------------------------------------- the demo
 @pytest.fixture
