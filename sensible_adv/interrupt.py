@@ -15,13 +15,14 @@ __all__ = ['deferred_interrupt']
 def deferred_interrupt(exit_message:str|None=None, # set: a Ctrl-C prints this and ends the process at once, with status 130
                       ):
     "Context: a Ctrl-C (SIGINT) inside is held back to the end of the block, then delivered (`KeyboardInterrupt`)."
-    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) in (signal.SIG_IGN, None):
+    old = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or old in (signal.SIG_IGN, None):
         yield; return       # only the main thread gets signals; an ignored Ctrl-C stays ignored
-    got = []
+    exit_now, got = exit_message is not None and old is signal.default_int_handler, []   # a caller's own handler: theirs
     def hold(signum, frame):
-        if exit_message is None: got.append(signum); return
+        if not exit_now: got.append(signum); return
         os.write(2, f'{exit_message}\n'.encode()); os._exit(130)     # no print inside a signal handler
-    old = signal.signal(signal.SIGINT, hold)
+    signal.signal(signal.SIGINT, hold)
     try: yield
     finally:
         signal.signal(signal.SIGINT, old)
