@@ -72,15 +72,25 @@ def site(tmp_path_factory):
     out = ROOT/'_site_local'
     # under pytest-xdist (`make test`) each worker has a session of its own: the first to get here builds, the
     # others wait on the lock and find it built (two builds at once would delete each other's `_proc/` files)
-    shared = tmp_path_factory.getbasetemp().parent if os.environ.get('PYTEST_XDIST_WORKER') else tmp_path_factory.getbasetemp()
+    shared = _shared_tmp(tmp_path_factory)
     with open(shared/'site.lock', 'w') as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (shared/'site.built').exists():
             r = subprocess.run([sys.executable, 'tools/build_docs.py', '--out', str(out), '--n_workers', '0'], cwd=ROOT,
                                capture_output=True, text=True, timeout=900)
             assert r.returncode == 0, f"docs build failed:\n{r.stdout[-4000:]}\n{r.stderr[-4000:]}"
+            (shared/'site.log').write_text(r.stdout + r.stderr)
             (shared/'site.built').write_text('ok')
     return ROOT/'_proc', out
+
+def _shared_tmp(tmp_path_factory):
+    "The folder every pytest-xdist worker of this session sees (one session: its own base folder)."
+    return tmp_path_factory.getbasetemp().parent if os.environ.get('PYTEST_XDIST_WORKER') else tmp_path_factory.getbasetemp()
+
+@pytest.fixture(scope='session')
+def site_log(site, tmp_path_factory):
+    "What the docs build printed (its stdout, then its stderr)."
+    return (_shared_tmp(tmp_path_factory)/'site.log').read_text()
 
 
 # ---- the command line in this process (test_cli, test_faults)

@@ -68,6 +68,10 @@ def test_every_notebook_made_a_page(site):
         assert page.select_one('h1.title').get_text(strip=True) == _title(nb), f"{rel}: the page does not show its title"
         assert page.title.get_text().startswith(_title(nb)), f"{rel}: the browser tab does not name the page"
 
+def test_build_prints_no_warning(site_log):
+    "The docs build warns of nothing: e.g. nbdev runs a cell that imports, so a cell mixing imports and other code is a warning (and runs)."
+    assert 'Warning' not in site_log and 'warn(' not in site_log, site_log[-3000:]
+
 def test_sidebar_on_every_page(site):
     "Every page has the whole sidebar, in nbs/sidebar.yml's order, with itself (and only itself) highlighted."
     _, html_dir = site
