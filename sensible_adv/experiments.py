@@ -233,10 +233,13 @@ def run_frontier(root='runs/frontier',   # folder of the run folders
                  evaluate:bool=True,     # evaluate each model once trained (`False`: train only, and evaluate in a later call)
                  log=print):
     "Train and evaluate the frontier's models that are missing (resumable); rebuild `out/<study>.json` after each."
+    # A model with a record in `out/<study>.json` and no run folder is done: to redo it, remove its record too.
     root = Path(root)
     for i, (name, seed) in enumerate(jobs or frontier_jobs(configs)):
         if i % part[1] != part[0]: continue
         d = root/f'{name}_s{seed}'
+        if not d.exists() and f'{name}/s{seed}' in _recorded(out, study):   # a record outlives its run folder: never redo it
+            log(f"{study}/{name} seed {seed}: recorded in {Path(out)/f'{study}.json'} (its run folder is gone): kept"); continue
         if not (d/'model.pth').exists():
             t = time.perf_counter()
             train(out=str(d), quiet=True, resume=(d/'config.json').exists(), **_frontier_train_kw(name, seed, configs, base))
@@ -256,11 +259,17 @@ def _saved_report(d:Path, name:str) -> dict|None:
     p = d/f'{name}.json'
     return json.loads(p.read_text()) if p.exists() else None
 
+def _recorded(out, study) -> dict:
+    "The records already in `out/<study>.json` (none if the file does not exist)."
+    p = Path(out)/f'{study}.json'
+    return json.loads(p.read_text()) if p.exists() else {}
+
 def collect_frontier(root='runs/frontier', out='results', configs=FRONTIER,
                      study='frontier', # the results file's name: `out/<study>.json`
                     ) -> dict:
     "One record per finished frontier model, from its run folder's reports; written atomically to `out/<study>.json`."
-    res = {}
+    # the file's own records stay where no report replaces them: run folders are work space and may be lost (a new checkout)
+    res = {k: r for k, r in _recorded(out, study).items() if r['config'] in configs}
     for name, (method, knob, value, _) in configs.items():
         for d in sorted(Path(root).glob(f'{name}_s*')):
             nat, adv = _saved_report(d, 'natural'), _saved_report(d, 'adversarial')
@@ -273,6 +282,8 @@ def collect_frontier(root='runs/frontier', out='results', configs=FRONTIER,
                 n_adversarial=acc(adv, 'natural')['n'], natural_on_subset=acc(adv, 'natural')['accuracy'],
                 pgd100=acc(adv, 'PGD-100')['accuracy'], autoattack=acc(adv, 'AutoAttack')['accuracy'],
                 checks=adv['checks'], train_seconds=float(hist['time'].map(_secs).sum()))
+    order = list(configs)
+    res = dict(sorted(res.items(), key=lambda kr: (order.index(kr[1]['config']), kr[1]['seed'])))
     Path(out).mkdir(parents=True, exist_ok=True)
     atomic_write(Path(out)/f'{study}.json', json.dumps(res, indent=1))
     return res
