@@ -36,9 +36,12 @@ def run_study(name:str,               # the study's name: results go to `out/<na
              ) -> dict:
     "Train and evaluate every run of a study (resuming where it stopped); write and return the results."
     root, out = Path(root) / name, Path(out); out.mkdir(parents=True, exist_ok=True)
-    res = {}
+    res, recorded = {}, _recorded(out, name)
     for rname, kw in runs.items():
         d = root / rname
+        if not d.exists() and _same_record(recorded.get(rname), kw, evals):   # its run folder is gone (a new checkout)
+            res[rname] = recorded[rname]; log(f"{name}/{rname}: recorded in {out / f'{name}.json'} (its run folder is gone): kept")
+            continue
         if not (d / 'model.pth').exists(): train(out=str(d), quiet=quiet, resume=(d / 'config.json').exists(), **kw)
         rows, checks, reports = [], [], {}
         for rep_name, (attacks, n) in evals.items():
@@ -56,6 +59,16 @@ def run_study(name:str,               # the study's name: results go to `out/<na
             f"; checks {sum(c['passed'] for c in checks)}/{len(checks)} passed")
         atomic_write(out / f'{name}.json', json.dumps(res, indent=1))
     return res
+
+def _recorded(out, study) -> dict:
+    "The records already in `out/<study>.json` (none if the file does not exist)."
+    p = Path(out)/f'{study}.json'
+    return json.loads(p.read_text()) if p.exists() else {}
+
+def _same_record(rec:dict|None, kw:dict, evals:dict) -> bool:
+    "Whether the results file's record `rec` is this run (`kw`) with the evaluation `evals` asks for."
+    return (rec is not None and rec['args'] == json.loads(json.dumps(kw)) and set(rec['reports']) == set(evals)
+            and all(rec['reports'][k]['attacks'] == _attack_names(a) and rec['reports'][k]['n'] == n for k, (a, n) in evals.items()))
 
 def _attack_names(attacks) -> list[str]:
     "The attacks as a report's config records them (`name@K` for a subset)."
@@ -258,11 +271,6 @@ def _saved_report(d:Path, name:str) -> dict|None:
     "The report `name` saved in run folder `d`, or `None` if it has not been written yet."
     p = d/f'{name}.json'
     return json.loads(p.read_text()) if p.exists() else None
-
-def _recorded(out, study) -> dict:
-    "The records already in `out/<study>.json` (none if the file does not exist)."
-    p = Path(out)/f'{study}.json'
-    return json.loads(p.read_text()) if p.exists() else {}
 
 def collect_frontier(root='runs/frontier', out='results', configs=FRONTIER,
                      study='frontier', # the results file's name: `out/<study>.json`
