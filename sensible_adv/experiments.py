@@ -484,9 +484,13 @@ def budget_gaps(budgets=FRONTIER_BUDGETS, # budget -> results files (`collect_fr
         if not paths or reference not in set(frontier_records(paths).config): continue   # no reference yet: no reading
         t = frontier_target(paths, reference, natural_gain, autoattack_loss)
         nat_m, aa_m = t.natural_gain_worst - natural_gain, t.autoattack_change_worst + autoattack_loss
+        g = frontier_records(paths).groupby('config')
+        span = lambda col, c: 100 * (g[col].max()[c] - g[col].min()[c]) if t.seeds[c] > 1 else float('nan')
         rows += [dict(budget=b, config=c, method=t.method[c], seeds=t.seeds[c], natural_gain=100 * t.natural_gain[c],
                       autoattack_change=100 * t.autoattack_change[c], natural_margin=100 * nat_m[c],
-                      autoattack_margin=100 * aa_m[c], margin=100 * min(nat_m[c], aa_m[c]), met=bool(t.met[c])) for c in t.index]
+                      autoattack_margin=100 * aa_m[c], margin=100 * min(nat_m[c], aa_m[c]), met=bool(t.met[c]),
+                      # the spread over seeds of the accuracy that sets the margin: how far a margin moves by chance
+                      spread=span('natural' if nat_m[c] < aa_m[c] else 'autoattack', c)) for c in t.index]
     return pd.DataFrame(rows)
 
 # %% ../nbs/12_experiments.ipynb #bb1d5913
@@ -539,6 +543,19 @@ def plot_budgets(budgets=FRONTIER_BUDGETS, # budget -> results files
     return fig
 
 # %% ../nbs/12_experiments.ipynb #56dcf027
+def _pts(x) -> str: return f"{round(x, 1) + 0:+.1f}"   # signed points; + 0 turns a rounded -0.0 into +0.0
+
+def _margin_move(b0, r0, b1, r1) -> str:
+    "How the best margin moved between two budgets, judged against the spread between seeds: a change within it is no change."
+    d, wide = r1.margin - r0.margin, max((r for r in (r0, r1) if r.spread == r.spread), key=lambda r: r.spread, default=None)
+    spread = wide.spread if wide is not None else float('nan')   # nan: neither has two seeds
+    if wide is None: move, why = ('rose' if d > 0.05 else 'fell' if d < -0.05 else 'held'), "one seed each, so no spread between seeds to judge it by"
+    elif abs(d) <= spread: move, why = 'held', f"a change of {_pts(d)} points, within the {spread:.1f}-point spread between {wide.config}'s seeds"
+    else: move, why = ('rose' if d > 0 else 'fell'), f"a change of {_pts(d)} points, more than the {spread:.1f}-point spread between {wide.config}'s seeds"
+    seeds = lambda r: f"{r.seeds} seed{'s' if r.seeds > 1 else ''}"
+    return (f"From {b0} to {b1} the best sensible margin {move}: {_pts(r0.margin)} points ({r0.config}, {seeds(r0)}) → "
+            f"{_pts(r1.margin)} points ({r1.config}, {seeds(r1)}), {why}.")
+
 def budget_reading(gaps:pd.DataFrame,  # `budget_gaps`'s table
                    planned:dict,       # budget -> number of models planned (configurations x seeds)
                    done:dict,          # budget -> number of models finished
@@ -548,7 +565,7 @@ def budget_reading(gaps:pd.DataFrame,  # `budget_gaps`'s table
     if gaps.empty: return "No budget has a finished PGD-AT model yet, so the budget axis has no reading."
     budgets = list(dict.fromkeys(gaps.budget))
     status = ', '.join(f"{done.get(b, 0)} of {planned[b]} at {b}" for b in planned)
-    cell = lambda r: f"{r.margin:+.1f} ({r.seeds} seed{'s' if r.seeds > 1 else ''}){' met' if r.met else ''}"
+    cell = lambda r: f"{_pts(r.margin)} ({r.seeds} seed{'s' if r.seeds > 1 else ''}){' met' if r.met else ''}"
     tab = gaps.assign(cell=[cell(r) for r in gaps.itertuples()]).pivot(index='config', columns='budget', values='cell')
     tab = tab.reindex(list(dict.fromkeys(gaps.config)))[budgets].fillna('not yet')
     sense = gaps[gaps.method.str.startswith('sense')]
@@ -567,8 +584,5 @@ def budget_reading(gaps:pd.DataFrame,  # `budget_gaps`'s table
     text.append(s[0].upper() + s[1:] + '.')
     if len(best) > 1:
         (b0, r0), (b1, r1) = list(best.items())[0], list(best.items())[-1]
-        move = 'rose' if r1.margin > r0.margin + 0.05 else 'fell' if r1.margin < r0.margin - 0.05 else 'held'
-        seeds = lambda r: f"{r.seeds} seed{'s' if r.seeds > 1 else ''}"
-        text.append(f"From {b0} to {b1} the best sensible margin {move}: {r0.margin:+.1f} points ({r0.config}, {seeds(r0)}) → "
-                    f"{r1.margin:+.1f} points ({r1.config}, {seeds(r1)}).")
+        text.append(_margin_move(b0, r0, b1, r1))
     return '\n\n'.join(text)
