@@ -578,7 +578,9 @@ def budget_reading(gaps:pd.DataFrame,  # `budget_gaps`'s table
     def part(b):   # a budget whose sensible models have not finished says so, not "none meets the target"
         if b not in best: return f"at {b} no sensible configuration has finished yet"
         if met[b]: return f"at {b} {', '.join(met[b])} meet{'s' if len(met[b]) == 1 else ''} the target"
-        return f"at {b} no sensible configuration meets the target (the closest, {best[b].config}, misses it by {-best[b].margin:.1f} points)"
+        r = best[b]
+        return (f"at {b} no sensible configuration meets the target (the closest, {r.config}, misses it by {-r.margin:.1f} points; "
+                f"on average it has {_pts(r.natural_gain)} natural and {_pts(r.autoattack_change)} AutoAttack points against PGD-AT)")
     parts = [part(b) for b in budgets]
     s = '; '.join(parts)
     text.append(s[0].upper() + s[1:] + '.')
