@@ -547,11 +547,11 @@ def _pts(x) -> str: return f"{round(x, 1) + 0:+.1f}"   # signed points; + 0 turn
 
 def _margin_move(b0, r0, b1, r1) -> str:
     "How the best margin moved between two budgets, judged against the spread between seeds: a change within it is no change."
-    d, wide = r1.margin - r0.margin, max((r for r in (r0, r1) if r.spread == r.spread), key=lambda r: r.spread, default=None)
-    spread = wide.spread if wide is not None else float('nan')   # nan: neither has two seeds
+    d, known = r1.margin - r0.margin, [r for r in (r0, r1) if pd.notna(r.spread)]   # a spread needs two seeds
+    wide = max(known, key=lambda r: r.spread) if known else None
     if wide is None: move, why = ('rose' if d > 0.05 else 'fell' if d < -0.05 else 'held'), "one seed each, so no spread between seeds to judge it by"
-    elif abs(d) <= spread: move, why = 'held', f"a change of {_pts(d)} points, within the {spread:.1f}-point spread between {wide.config}'s seeds"
-    else: move, why = ('rose' if d > 0 else 'fell'), f"a change of {_pts(d)} points, more than the {spread:.1f}-point spread between {wide.config}'s seeds"
+    elif abs(d) <= wide.spread: move, why = 'held', f"a change of {_pts(d)} points, within the {wide.spread:.1f}-point spread between {wide.config}'s seeds"
+    else: move, why = ('rose' if d > 0 else 'fell'), f"a change of {_pts(d)} points, more than the {wide.spread:.1f}-point spread between {wide.config}'s seeds"
     seeds = lambda r: f"{r.seeds} seed{'s' if r.seeds > 1 else ''}"
     return (f"From {b0} to {b1} the best sensible margin {move}: {_pts(r0.margin)} points ({r0.config}, {seeds(r0)}) → "
             f"{_pts(r1.margin)} points ({r1.config}, {seeds(r1)}), {why}.")
