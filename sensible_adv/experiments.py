@@ -466,6 +466,8 @@ FRONTIER_BUDGETS = {'1x': ('results/frontier.json', 'results/frontier_schedule.j
                     '4x': ('results/frontier_4x.json',)}
 FRONTIER_PLANNED = {'1x': {**FRONTIER, **FRONTIER_SCHEDULE}, '4x': FRONTIER_4X}              # budget -> its configurations
 
+def _seeds(n) -> str: return f"{int(n)} seed{'s' if n > 1 else ''}"   # "1 seed", "2 seeds"
+
 def _existing(paths) -> list: return [p for p in ([paths] if isinstance(paths, (str, Path)) else paths) if Path(p).exists()]
 
 def budget_progress(budgets=FRONTIER_BUDGETS, planned=FRONTIER_PLANNED, seeds=FRONTIER_SEEDS) -> tuple[dict, dict]:
@@ -481,11 +483,13 @@ def budget_gaps(budgets=FRONTIER_BUDGETS, # budget -> results files (`collect_fr
     rows = []
     for b, paths in budgets.items():
         paths = _existing(paths)
-        if not paths or reference not in set(frontier_records(paths).config): continue   # no reference yet: no reading
+        recs = frontier_records(paths) if paths else None
+        if recs is None or reference not in set(recs.config): continue   # no reference yet: no reading
         t = frontier_target(paths, reference, natural_gain, autoattack_loss)
         nat_m, aa_m = t.natural_gain_worst - natural_gain, t.autoattack_change_worst + autoattack_loss
-        g = frontier_records(paths).groupby('config')
-        span = lambda col, c: 100 * (g[col].max()[c] - g[col].min()[c]) if t.seeds[c] > 1 else float('nan')
+        acc = recs.groupby('config')[['natural', 'autoattack']]
+        spans = 100 * (acc.max() - acc.min())                                     # max - min over seeds, in points
+        span = lambda col, c: spans[col][c] if t.seeds[c] > 1 else float('nan')
         rows += [dict(budget=b, config=c, method=t.method[c], seeds=t.seeds[c], natural_gain=100 * t.natural_gain[c],
                       autoattack_change=100 * t.autoattack_change[c], natural_margin=100 * nat_m[c],
                       autoattack_margin=100 * aa_m[c], margin=100 * min(nat_m[c], aa_m[c]), met=bool(t.met[c]),
@@ -509,7 +513,7 @@ def plot_budget_gaps(df:pd.DataFrame,       # `budget_gaps`'s table
         style = '-' if str(g.method.dropna().iloc[0]).startswith('sense') else ':'
         line, = ax.plot(range(len(budgets)), g.margin, style, marker='o')
         last = g.margin.last_valid_index()
-        labels.append((f"{c} ({int(g.seeds[last])} seed{'s' if g.seeds[last] > 1 else ''})", budgets.index(last), g.margin[last], line.get_color()))
+        labels.append((f"{c} ({_seeds(g.seeds[last])})", budgets.index(last), g.margin[last], line.get_color()))
     ax.axhline(0, color='k', lw=.8); ax.text(-.05, .3, 'target met above', fontsize=7, va='bottom')
     ax.set(xticks=range(len(budgets)), xticklabels=budgets, xlim=(-.2, len(budgets) - .2), xlabel='training budget',
            ylabel='margin over the target (points, worst seed)',
@@ -552,9 +556,8 @@ def _margin_move(b0, r0, b1, r1) -> str:
     if wide is None: move, why = ('rose' if d > 0.05 else 'fell' if d < -0.05 else 'held'), "one seed each, so no spread between seeds to judge it by"
     elif abs(d) <= wide.spread: move, why = 'held', f"a change of {_pts(d)} points, within the {wide.spread:.1f}-point spread between {wide.config}'s seeds"
     else: move, why = ('rose' if d > 0 else 'fell'), f"a change of {_pts(d)} points, more than the {wide.spread:.1f}-point spread between {wide.config}'s seeds"
-    seeds = lambda r: f"{r.seeds} seed{'s' if r.seeds > 1 else ''}"
-    return (f"From {b0} to {b1} the best sensible margin {move}: {_pts(r0.margin)} points ({r0.config}, {seeds(r0)}) → "
-            f"{_pts(r1.margin)} points ({r1.config}, {seeds(r1)}), {why}.")
+    return (f"From {b0} to {b1} the best sensible margin {move}: {_pts(r0.margin)} points ({r0.config}, {_seeds(r0.seeds)}) → "
+            f"{_pts(r1.margin)} points ({r1.config}, {_seeds(r1.seeds)}), {why}.")
 
 def budget_reading(gaps:pd.DataFrame,  # `budget_gaps`'s table
                    planned:dict,       # budget -> number of models planned (configurations x seeds)
@@ -565,7 +568,7 @@ def budget_reading(gaps:pd.DataFrame,  # `budget_gaps`'s table
     if gaps.empty: return "No budget has a finished PGD-AT model yet, so the budget axis has no reading."
     budgets = list(dict.fromkeys(gaps.budget))
     status = ', '.join(f"{done.get(b, 0)} of {planned[b]} at {b}" for b in planned)
-    cell = lambda r: f"{_pts(r.margin)} ({r.seeds} seed{'s' if r.seeds > 1 else ''}){' met' if r.met else ''}"
+    cell = lambda r: f"{_pts(r.margin)} ({_seeds(r.seeds)}){' met' if r.met else ''}"
     tab = gaps.assign(cell=[cell(r) for r in gaps.itertuples()]).pivot(index='config', columns='budget', values='cell')
     tab = tab.reindex(list(dict.fromkeys(gaps.config)))[budgets].fillna('not yet')
     sense = gaps[gaps.method.str.startswith('sense')]
